@@ -41,14 +41,19 @@ def resolve_gpu(gpu: str | Any | None = None, gpu_memory: str | int | None = Non
 
 def estimate(model: str | ModelSpec, *, gpu: str | Any | None = None, gpu_memory: str | int | None = None,
              active: str | int | None = None, gpus: int | None = None, **workload: Any) -> Estimate:
-    """Memory of an inference workload per GPU.
+    """Memory of an inference workload per GPU — or of a training / RL step when ``method`` or ``rl`` is given.
 
     ``workload`` takes the :class:`~vramscope.workload.Inference` fields (engine, weights, kv_dtype,
     batch, prompt_len, gen_len, context, tp, pp, gpu_memory_utilization, max_model_len, n_gpu_layers …).
-    ``gpus`` is a shorthand for ``tp``. With a GPU the estimate says whether it fits and, for vLLM,
+    ``gpus`` is a shorthand for ``tp``. Training takes the :class:`~vramscope.workload.Training`
+    fields (method, precision, optimizer, batch, seq_len, grad_accum, grad_ckpt, attn, lora_rank,
+    lora_targets, zero, fsdp, offload, tp, pp, dp, ep, cp, rl, num_generations, completion_len …);
+    there ``gpus`` is the total GPU count (data parallel = gpus / (tp·pp·cp)). With a GPU the estimate says whether it fits and, for vLLM,
     the KV capacity; the speed estimate and the catalog GPUs that fit are in ``details``.
     """
     spec = _spec(model, active)
+    if is_training(workload):
+        return estimate_training_workload(spec, gpu=gpu, gpu_memory=gpu_memory, gpus=gpus, **workload)
     if gpus is not None:
         if workload.get("tp", 1) not in (1, gpus):
             raise VramscopeError("give either gpus or tp, not both")
@@ -119,3 +124,37 @@ def plan(model: str | ModelSpec, *, active: str | int | None = None, max_gpus: i
     spec = _spec(model, active)
     wl = make_inference(**workload)
     return [p.to_dict() for p in solve.cheapest(spec, wl, max_gpus=max_gpus)]
+
+
+_INFERENCE_ONLY = {"engine", "weights", "kv_dtype", "prompt_len", "gen_len", "context", "gpu_memory_utilization",
+                   "max_model_len", "max_num_seqs", "max_num_batched_tokens", "block_size", "enforce_eager",
+                   "mem_fraction_static", "n_gpu_layers", "n_batch", "n_ubatch", "flash_attn", "n_parallel",
+                   "kv_offload", "cache", "attn_impl", "images", "image_size", "video_seconds", "fps", "audio_seconds"}
+
+
+def is_training(workload: dict[str, Any]) -> bool:
+    """A workload is training when it names a method or an RL algorithm."""
+    return workload.get("method") is not None or workload.get("rl") is not None
+
+
+def estimate_training_workload(spec: ModelSpec, *, gpu=None, gpu_memory=None, gpus: int | None = None,
+                               **workload: Any) -> Estimate:
+    """Training / RL estimate; inference-only fields are refused by name."""
+    from .estimators.training import estimate_training
+    from .workload import Training, make_training
+
+    stray = sorted(k for k in workload if k in _INFERENCE_ONLY and k not in Training.model_fields)
+    if stray:
+        raise VramscopeError(f"{', '.join(stray)} apply to inference, not training (method={workload.get('method')!r})")
+    if gpus is not None:
+        workload["gpus"] = gpus
+    tr = make_training(**workload)
+    g = resolve_gpu(gpu, gpu_memory)
+    est = estimate_training(spec, tr, g)
+    from . import hardware
+
+    need = est.per_gpu_bytes
+    est.details["fits_on"] = [{"gpu": x.id, "count": tr.num_gpus, "tp": tr.tp, "pp": tr.pp}
+                              for x in sorted(hardware.gpus(), key=lambda x: x.memory_bytes)
+                              if x.usable_bytes >= need]
+    return est

@@ -241,6 +241,88 @@ def _inference_cmd(fn):
     return wrapper
 
 
+_TRAINING_OPTIONS = [
+    ("precision", Annotated[str | None, Opt("--precision", help="training: fp32 | bf16 (pure) | fp16 | mixed (fp32 master) | mixed-fp16 | fp8")], None),
+    ("optimizer_impl", Annotated[str | None, Opt("--optimizer-impl", help="fused (HF default) | foreach | forloop")], None),
+    ("grad_accum", Annotated[int | None, Opt("--grad-accum", "--gradient-accumulation-steps")], None),
+    ("grad_ckpt", Annotated[str | None, Opt("--grad-ckpt", "--gradient-checkpointing", help="none | full | selective | offload")], None),
+    ("loss", Annotated[str | None, Opt("--loss", help="hf (fp32 logits) | chunked | fused (Liger / Cut-Cross-Entropy)")], None),
+    ("padding", Annotated[bool | None, Opt("--padding/--packing", help="padded batches with a mask, or packed (default)")], None),
+    ("lora_rank", Annotated[int | None, Opt("--lora-rank", "-r", help="LoRA rank r (default 16)")], None),
+    ("lora_targets", Annotated[str | None, Opt("--lora-targets", "--target-modules", help="q_proj,v_proj | all-linear (default: PEFT's)")], None),
+    ("lora_dtype", Annotated[str | None, Opt("--lora-dtype", help="fp32 (PEFT default) | bf16")], None),
+    ("lora_dropout", Annotated[float | None, Opt("--lora-dropout")], None),
+    ("quant", Annotated[str | None, Opt("--quant", help="QLoRA base: nf4 | fp4 | int8")], None),
+    ("no_double_quant", Annotated[bool, Opt("--no-double-quant", help="QLoRA without double quantisation")], False),
+    ("trainable_layers", Annotated[int | None, Opt("--trainable-layers", help="freeze: the last N layers train")], None),
+    ("num_virtual_tokens", Annotated[int | None, Opt("--num-virtual-tokens")], None),
+    ("galore_rank", Annotated[int | None, Opt("--galore-rank")], None),
+    ("dp", Annotated[int | None, Opt("--dp", help="data-parallel size (default: gpus / (tp·pp·cp))")], None),
+    ("cp", Annotated[int | None, Opt("--cp", help="context-parallel size")], None),
+    ("zero", Annotated[int | None, Opt("--zero", help="DeepSpeed ZeRO stage 0-3")], None),
+    ("fsdp", Annotated[str | None, Opt("--fsdp", help="none | full | grad-op | hybrid")], None),
+    ("offload", Annotated[str | None, Opt("--offload", help="none | optimizer | params")], None),
+    ("optimizer_in_backward", Annotated[bool, Opt("--optimizer-in-backward")], False),
+    ("rl", Annotated[str | None, Opt("--rl", help="grpo | dpo | ppo")], None),
+    ("num_generations", Annotated[int | None, Opt("--num-generations", "-k", help="GRPO group size (TRL default 8)")], None),
+    ("completion_len", Annotated[int | None, Opt("--completion-len", "--max-completion-length")], None),
+    ("beta", Annotated[float | None, Opt("--beta", help="KL coefficient (GRPO: a reference model only when > 0)")], None),
+    ("use_vllm", Annotated[bool, Opt("--use-vllm", help="GRPO generation with vLLM")], False),
+    ("vllm_mode", Annotated[str | None, Opt("--vllm-mode", help="colocate | server")], None),
+    ("vllm_util", Annotated[float | None, Opt("--vllm-gpu-memory-utilization")], None),
+    ("precompute_ref", Annotated[bool, Opt("--precompute-ref-log-probs")], False),
+]
+
+
+def _training_cmd(fn):
+    """Decorate a command with the training / RL options (names as HF, PEFT, TRL and DeepSpeed spell them)."""
+    import functools
+    import inspect
+
+    sig = inspect.signature(fn)
+    params = [p for p in sig.parameters.values() if p.name != "training"]
+    names = [name for name, _, _ in _TRAINING_OPTIONS]
+    params += [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=ann)
+               for name, ann, default in _TRAINING_OPTIONS]
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        opts = {k: kwargs.pop(k) for k in names}
+        renamed = {"no_double_quant": "double_quant", "vllm_util": "vllm_gpu_memory_utilization",
+                   "precompute_ref": "precompute_ref_log_probs"}
+        training: dict[str, Any] = {}
+        for k, v in opts.items():
+            if k == "no_double_quant":
+                v = False if v else None
+            elif isinstance(v, bool) and not v and k != "padding":
+                v = None
+            training[renamed.get(k, k)] = v
+        return fn(*args, **kwargs, training=training)
+
+    wrapper.__signature__ = sig.replace(parameters=params)
+    return wrapper
+
+
+def _training_workload(workload: dict[str, Any], training: dict[str, Any], method: str | None,
+                       optimizer: str | None) -> dict[str, Any]:
+    """Training fields from the shared options: --batch is the micro-batch, --seq-len/--context the
+    sequence, --attn the attention implementation, --prompt-len the RL prompt."""
+    wl = {k: v for k, v in training.items() if v is not None}
+    renames = {"batch": "batch", "context": "seq_len", "attn_impl": "attn", "tp": "tp", "pp": "pp", "ep": "ep",
+               "prompt_len": "prompt_len"}
+    for k, v in workload.items():
+        if (k, v) in (("engine", "hf"), ("kv_dtype", "auto")):
+            continue  # the inference defaults, not the user's
+        if k in renames:
+            wl[renames[k]] = v
+        else:
+            raise VramscopeError(f"--{k.replace('_', '-')} is an inference option; it does not apply to training")
+    wl["method"] = method or ("lora" if wl.get("rl") else "full")
+    if optimizer is not None:
+        wl["optimizer"] = optimizer.lower()
+    return wl
+
+
 def _show_estimate(est, as_json: bool) -> None:
     if as_json:
         sys.stdout.write(est.to_json() + "\n")
@@ -318,26 +400,35 @@ def _pai(model: str, active: str | None, method: str | None, optimizer: str, bat
 
 
 @app.command("estimate")
+@_training_cmd
 @_inference_cmd
 def estimate_cmd(
     model: ModelArg,
     *,
     pai: Annotated[bool, Opt("--pai", help="the seed's Alibaba Cloud PAI rule-of-thumb tables (decimal GB)")] = False,
-    method: Annotated[str | None, Opt("--method", help="training method: full | lora | qlora (with --pai: the four-row table)")] = None,
-    optimizer: Annotated[str, Opt("--optimizer", help="Adam/AdamW, SGD+Momentum, RMSProp, SGD (PAI mode)")] = "Adam/AdamW",
-    workload, gpu, gpus, gpu_memory, active, as_json,
+    method: Annotated[str | None, Opt("--method", help="training: full | freeze | lora | dora | qlora | prefix | prompt | ptuning | galore")] = None,
+    optimizer: Annotated[str | None, Opt("--optimizer", help="adamw, adamw-8bit, paged-adamw-8bit, adafactor, sgd, sgd-momentum, rmsprop, lion, muon (PAI: Adam/AdamW, SGD+Momentum, RMSProp, SGD)")] = None,
+    workload, training, gpu, gpus, gpu_memory, active, as_json,
 ) -> None:
-    """GPU memory of serving a model: components with formulas, per-GPU total with its band, fit."""
+    """GPU memory of a model: inference by default, training with --method, RL with --rl.
+
+    Prints the components with their formulas, the per-GPU total with its low–high band, and the GPUs that fit.
+    """
     from .api import estimate
 
     if pai:
-        _pai(model, active, method, optimizer, workload.get("batch", 1), as_json)
+        _pai(model, active, method, optimizer or "Adam/AdamW", workload.get("batch", 1), as_json)
         return
-    if method is not None:
-        raise VramscopeError("training estimates (--method) are not built yet; --pai --method gives the seed's "
-                             "rule-of-thumb fine-tuning table")
-
-    est = estimate(model, gpu=gpu, gpu_memory=gpu_memory, gpus=gpus, active=active, **workload)
+    if method is not None or training.get("rl") is not None:
+        wl = _training_workload(workload, training, method, optimizer)
+        est = estimate(model, gpu=gpu, gpu_memory=gpu_memory, gpus=gpus, active=active, **wl)
+    else:
+        stray = [f"--{k.replace('_', '-')}" for k, v in training.items() if v is not None]
+        if optimizer is not None:
+            stray.append("--optimizer")
+        if stray:
+            raise VramscopeError(f"{', '.join(stray)} describe training: add --method full|lora|qlora|… (or --rl grpo|dpo|ppo)")
+        est = estimate(model, gpu=gpu, gpu_memory=gpu_memory, gpus=gpus, active=active, **workload)
     _show_estimate(est, as_json)
 
 

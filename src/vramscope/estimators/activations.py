@@ -1,0 +1,184 @@
+"""Training activations from what each layer saves for backward (formulas.md §6.2, §6.3).
+
+The rule autograd follows: a matmul saves its input only when its weight trains (a frozen Linear
+keeps only the weight reference); elementwise nonlinearities save their inputs whatever trains;
+HF's RMSNorm computes in fp32 and saves the fp32 copy of its input, plus the normalised 16-bit
+output when its weight trains. All figures are bytes per token of one decoder layer; ``e`` is the
+compute dtype's size (2 for bf16, 4 for fp32) and ``r`` the residual stream's (4 under autocast
+with fp32 weights).
+
+Per layer, Llama-style, everything training, SDPA without a padding mask (transformers ≥ 5 then
+calls SDPA with ``enable_gqa`` and K/V are not repeated):
+
+    norms      2 × (4h + e·h + e·h)           fp32 copy, normalised output, the Linear input
+    attention  e·(Hq + Hk + Hv_kv + Hv) + 4·n_h + e·Hv   q, k, v, output, logsumexp, o_proj's copy
+    MLP        e·(3I + I)                     gate (SiLU input), SiLU out, up, down's input
+
+Eager attention adds the fp32 softmax and its 16-bit copy, ``n_h·s·(4 + e)``, and K/V repeated to
+all heads; a padding mask makes SDPA repeat K/V too. LoRA adds, per targeted Linear, PEFT's fp32
+copy of the input (4·d_in) and A's output (4·r).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from functools import lru_cache
+
+from .. import spec as S
+from .trainable import Linear, decoder_linears
+
+ATTN_IN_ROLES = {S.ROLE_ATTN_Q, S.ROLE_ATTN_K, S.ROLE_ATTN_V, S.ROLE_ATTN_QKV, S.ROLE_ATTN_Q_A, S.ROLE_ATTN_KV_A}
+MLP_IN_ROLES = {S.ROLE_FFN_GATE, S.ROLE_FFN_UP, S.ROLE_FFN_GATE_UP}
+
+
+@dataclass(frozen=True)
+class LayerSaves:
+    """Bytes per token one decoder layer keeps for backward, by part."""
+
+    norms: float
+    attention: float
+    mlp: float
+    lora: float
+    quadratic: float = 0.0  # per token per attended token (eager softmax), × span
+
+    def total(self, span: int) -> float:
+        return self.norms + self.attention + self.mlp + self.lora + self.quadratic * span
+
+
+@dataclass(frozen=True)
+class ActOptions:
+    e: float  # compute dtype bytes
+    r: float  # residual stream bytes
+    attn: str  # eager | sdpa | flash
+    padding: bool
+    layer_trains: bool  # base weights of this layer train
+    norms_train: bool
+    lora: dict[str, int]  # targeted module → rank (this layer)
+    lora_in_bytes: float  # bytes of the copy PEFT makes of a LoRA input (4: fp32 adapters)
+    dora: bool = False
+    lora_dropout: bool = False
+    fp8: bool = False
+
+
+@lru_cache(maxsize=64)
+def _layer_linears(spec: S.ModelSpec) -> dict[int, tuple[Linear, ...]]:
+    out: dict[int, list[Linear]] = defaultdict(list)
+    for lin in decoder_linears(spec):
+        out[lin.layer].append(lin)
+    return {k: tuple(v) for k, v in out.items()}
+
+
+@lru_cache(maxsize=64)
+def _layer_norms(spec: S.ModelSpec) -> dict[int, tuple[str, ...]]:
+    out: dict[int, list[str]] = defaultdict(list)
+    for t in spec.tensors:
+        if t.role == S.ROLE_NORM and t.layer is not None and t.component == S.COMPONENT_TEXT and t.name.endswith("weight"):
+            out[t.layer].append(t.name.split(".")[-2])
+    return {k: tuple(v) for k, v in out.items()}
+
+
+def _norm(width: int, o: ActOptions, consumer_saves: bool, gemma: bool) -> float:
+    """One RMSNorm: fp32 input copy (4·w), the normalised output if the weight trains (Gemma keeps
+    it in fp32), and the output if a following Linear saves it (fp8: TE saves it in 1 byte)."""
+    nbytes = 4 * width
+    if o.norms_train:
+        nbytes += (4 if gemma else o.r if o.r == 4 else o.e) * width
+    if consumer_saves:
+        nbytes += (1 if o.fp8 else o.e) * width
+    return nbytes
+
+
+def layer_saves(spec: S.ModelSpec, layer: S.Layer, o: ActOptions) -> LayerSaves:
+    """What decoder layer ``layer`` saves for backward, bytes per token."""
+    h, e = spec.hidden_size, o.e
+    linears = _layer_linears(spec).get(layer.index, ())
+    norms = _layer_norms(spec).get(layer.index, ())
+    gemma = spec.family.startswith("gemma")
+    trains = o.layer_trains
+    lin_in = 1 if o.fp8 else e
+    attn_in = trains and any(lin.role in ATTN_IN_ROLES for lin in linears)
+    mlp_in = trains and any(lin.role in MLP_IN_ROLES for lin in linears)
+    n_norm = 0.0
+    n_norm += _norm(h, o, attn_in, gemma)  # input_layernorm
+    if layer.mlp.kind != S.MLP_NONE and (layer.attention is not None or layer.ssm is not None):
+        n_norm += _norm(h, o, mlp_in or (trains and layer.mlp.kind == S.MLP_MOE), gemma)  # post_attention
+    extra = [n for n in norms if n in ("pre_feedforward_layernorm", "post_feedforward_layernorm")]
+    # Gemma 2/3: a norm after attention and one after the MLP (their outputs go to the residual add)
+    n_norm += len(extra) * _norm(h, o, False, gemma)
+
+    attn = quad = 0.0
+    a = layer.attention
+    if a is not None:
+        Hq = a.num_heads * a.head_dim
+        Hv = a.num_heads * a.head_dim_v
+        n_kv = a.num_heads if a.kind == S.ATTN_MLA else a.num_kv_heads
+        Hk, Hkv_v = n_kv * a.head_dim, n_kv * a.head_dim_v
+        if o.attn == "eager" or (o.padding and o.attn == "sdpa"):
+            Hk, Hkv_v = Hq, Hv  # repeat_kv materialises K/V for every query head
+        attn = e * (Hq + Hk + Hkv_v) + e * Hv + 4 * a.num_heads  # q, k, v, output, fp32 logsumexp
+        if o.attn == "eager":
+            attn -= e * Hv + 4 * a.num_heads  # eager saves the probabilities, not the output
+            quad = a.num_heads * (4 + e)  # fp32 softmax output + 16-bit copy, per attended token
+        if trains and o.attn != "flash":
+            attn += lin_in * Hv  # o_proj saves the contiguous (b, s, n·d) copy of the output
+        if "q_norm" in norms:
+            attn += 4 * (Hq + Hk) + (e * (Hq + Hk) if o.norms_train else 0)
+        if a.kind == S.ATTN_MLA:
+            ql, kl = a.q_lora_rank or 0, a.kv_lora_rank or 0
+            attn += 4 * (ql + kl) + (e * (ql + kl) if trains else 0)  # q_a / kv_a layernorms and b-proj inputs
+    if layer.ssm is not None:
+        m = layer.ssm
+        # mamba_ssm's fused kernels save xz, conv output, delta, B, C and out_proj's input
+        attn += e * (2 * m.d_inner + 3 * m.d_inner + 2 * m.d_state * max(1, m.n_groups) + (m.dt_rank or m.num_heads))
+    mlp = 0.0
+    m = layer.mlp
+    if m.kind == S.MLP_DENSE:
+        I = m.intermediate_size
+        mlp = e * ((3 * I) if m.gated else I) + (lin_in * I if trains else 0)
+    elif m.kind == S.MLP_MOE:
+        I, k = m.expert_intermediate_size, m.top_k
+        per_routed = e * 3 * I + ((lin_in * I + 2 * e * h) if trains else 0)  # gate_up, act, (down input, gather, output)
+        mlp = k * per_routed + 4 * m.num_experts + 16 * k  # fp32 router probabilities, top-k values/indices
+        if m.shared_intermediate_size:
+            I_s = m.shared_intermediate_size
+            mlp += e * 3 * I_s + (lin_in * I_s if trains else 0)
+    lora = 0.0
+    for lin in linears:
+        r = o.lora.get(lin.module)
+        if r is None:
+            continue
+        lora += o.lora_in_bytes * lin.d_in + 4 * r
+        if o.lora_dropout:
+            lora += 4 * lin.d_in + lin.d_in  # dropout output + mask
+        if o.dora:
+            lora += (e + 4) * lin.d_out  # base and LoRA results kept for the magnitude scaling
+    return LayerSaves(n_norm, attn, mlp, lora, quad)
+
+
+def span(layer: S.Layer, seq: int) -> int:
+    """Attended keys per query that eager attention materialises (HF eager masks but computes s×s)."""
+    return seq
+
+
+def head_saves(spec: S.ModelSpec, e: float, r: float, head_trains: bool, norms_train: bool) -> float:
+    """Final norm (fp32 copy + normalised output) and the lm_head input, bytes per token."""
+    h = spec.hidden_size
+    return 4 * h + (e * h if norms_train else 0) + e * h
+
+
+def loss_bytes(vocab: int, tokens: int, e: float, loss: str) -> tuple[float, str]:
+    """The logits + cross-entropy block at its peak (start of backward), bytes.
+
+    HF ``ForCausalLMLoss`` upcasts the logits to fp32 and ``cross_entropy`` saves the fp32
+    log-softmax: forward end holds 16-bit logits + fp32 copy + log-softmax (e + 4 + 4 per logit);
+    the log-softmax backward holds its output, the incoming gradient and its result (4 + 4 + 4).
+    Chunked CE (torchtune, 8 chunks) keeps the 16-bit logits and one chunk in fp32; fused linear CE
+    (Liger, Cut-Cross-Entropy) never materialises T × V.
+    """
+    if loss == "fused":
+        return 0.0, "fused linear cross-entropy: no T × V logits"
+    if loss == "chunked":
+        return tokens * vocab * (e + 12 / 8), "16-bit logits + one of 8 fp32 chunks"
+    fwd = e + 4 + 4 if e < 4 else 4 + 4
+    return tokens * vocab * max(fwd, 12), "T·V·max(e + 4 + 4, 12): fp32 logits, log-softmax and its gradient"

@@ -1,0 +1,127 @@
+"""RL and preference training on top of the training estimate (formulas.md §9).
+
+* **GRPO** (TRL ``GRPOTrainer``): ``batch`` counts completions; the policy trains on prompt +
+  completion tokens; log-probabilities need logits for the completion tokens only
+  (``logits_to_keep = C + 1``), divided by the temperature (a second copy) and log-softmaxed row by
+  row (``selective_log_softmax``). A reference model is loaded only when ``beta > 0`` (TRL's
+  default is 0.0) and the policy is not PEFT (PEFT disables the adapters instead). Generation runs
+  either in HF ``generate`` (its KV cache for the generation batch lives in a separate phase) or in
+  a colocated vLLM that reserves ``vllm_gpu_memory_utilization`` × the GPU's total memory for the
+  whole run (TRL default 0.3), or a vLLM server on other GPUs.
+* **DPO** (TRL ``DPOTrainer``): chosen and rejected are concatenated into one batch of 2·B
+  sequences; the reference model is a frozen copy unless PEFT or ``precompute_ref_log_probs``.
+* **PPO**: actor and critic both train (the critic's weights, gradients and optimizer states
+  are the actor's size), a frozen reference and reward model sit beside them (colocated, as
+  OpenRLHF's ``--colocate_all_models``); actor and critic run their backward one after the other.
+"""
+
+from __future__ import annotations
+
+from .. import spec as S
+from ..units import GiB
+from ..workload import Training
+from .kv import kv_groups
+from .result import ACTIVATIONS, ENGINE, KV, WEIGHTS, Component, Estimate
+
+RL = "rl"
+
+
+def _frozen_copy(spec: S.ModelSpec, tr: Training, label: str) -> Component:
+    shard = tr.data_parallel if (tr.zero == 3 or tr.fsdp in ("full", "hybrid")) else 1
+    n = spec.params_total
+    return Component(label, int(2 * n / tr.tp / tr.pp / shard),
+                     f"2 B × {n:,} params (frozen bf16 copy)" + (f" / {shard} (sharded)" if shard > 1 else ""), WEIGHTS)
+
+
+def estimate_rl(spec: S.ModelSpec, tr: Training, gpu, notes: list[str] | None = None) -> Estimate:
+    from .training import _estimate
+
+    V, e = spec.vocab_size, 2.0
+    peft = tr.peft
+    extra: list[Component] = []
+    notes = list(notes or [])
+    if tr.rl == "grpo":
+        P, C, b = tr.prompt_len, tr.completion_len, tr.batch
+        beta = 0.0 if tr.beta is None else tr.beta
+        logits = b * (C + 1) * V * e + b * C * V * e + C * V * 4 * 2
+        extra.append(Component("completion logits + log-probs", int(logits / tr.tp),
+                               "b·(C+1)·V·2 (logits) + b·C·V·2 (÷ temperature) + C·V·8 (one row's fp32 log-softmax and grad)",
+                               ACTIVATIONS, int(logits * 0.8 / tr.tp), int(logits * 1.3 / tr.tp)))
+        if beta > 0 and not peft:
+            extra.append(_frozen_copy(spec, tr, "reference model"))
+            notes.append(f"GRPO beta = {beta:g} > 0: a frozen reference model is loaded")
+        else:
+            notes.append("GRPO beta = 0 (TRL's default): no reference model" if beta == 0 else
+                         "PEFT policy: the reference is the base with adapters disabled (no extra weights)")
+        if tr.use_vllm and tr.vllm_mode == "colocate":
+            total = gpu.memory_bytes if gpu is not None else 80 * GiB
+            share = tr.vllm_gpu_memory_utilization * total
+            extra.append(Component("colocated vLLM", int(share),
+                                   f"vllm_gpu_memory_utilization {tr.vllm_gpu_memory_utilization:g} × total GPU memory "
+                                   f"({total / GiB:.1f} GiB): its own weights, KV cache and graphs", ENGINE))
+            if gpu is None:
+                notes.append("colocated vLLM share computed for an 80 GiB GPU; pass a GPU for its own size")
+        elif tr.use_vllm:
+            notes.append("vLLM server mode: generation runs on other GPUs, not counted here")
+        est = _estimate(spec, tr.model_copy(update={"loss": "fused"}), gpu, tokens_per_seq=P + C, sequences=b,
+                        extra=extra, assumptions=notes, mode="rl-grpo")
+        if not tr.use_vllm:
+            gen = _generation_phase(spec, tr, est)
+            est.details["phases"]["generation"] = gen
+            notes_g = ("HF generate: KV cache of the generation batch "
+                       f"({tr.batch * tr.grad_accum} completions × {P + C} tokens) in its own phase")
+            est = _with(est, assumption=notes_g)
+            if gen > est.per_gpu_bytes:
+                est = _generation_peak(spec, tr, est, gen)
+        acts = est.by_category().get(ACTIVATIONS, 0)
+        est.details["quick_rules"] = {"seed GRPO: activations × k": int(acts * tr.num_generations),
+                                      "k": tr.num_generations}
+        return est
+    if tr.rl == "dpo":
+        ref = not (peft or tr.precompute_ref_log_probs)
+        if ref:
+            extra.append(_frozen_copy(spec, tr, "reference model"))
+        notes.append("DPO: chosen + rejected concatenated → 2·B sequences" + (
+            "; reference model loaded" if ref else "; no reference weights (PEFT adapters disabled or precomputed log-probs)"))
+        est = _estimate(spec, tr, gpu, tokens_per_seq=tr.seq_len, sequences=2 * tr.batch, extra=extra,
+                        assumptions=notes, mode="rl-dpo")
+        est.details["quick_rules"] = {"seed DPO: activations × 2": int(est.by_category().get(ACTIVATIONS, 0))}
+        return est
+    # PPO
+    actor = _estimate(spec, tr, gpu, tokens_per_seq=tr.prompt_len + tr.completion_len, sequences=tr.batch,
+                      mode="rl-ppo")
+    states = actor.details["states"]
+    critic = states["weights"] + states["gradients"] + states["optimizer"] + states["master"]
+    extra = [Component("critic model (weights, grads, optimizer)", int(critic), "the actor's model states again (value model of the same size)", WEIGHTS),
+             _frozen_copy(spec, tr, "reference model"), _frozen_copy(spec, tr, "reward model")]
+    notes.append("PPO: actor, critic, reference and reward models colocated; actor and critic train in turn")
+    return _estimate(spec, tr, gpu, tokens_per_seq=tr.prompt_len + tr.completion_len, sequences=tr.batch,
+                     extra=extra, assumptions=notes, mode="rl-ppo")
+
+
+def _generation_phase(spec: S.ModelSpec, tr: Training, est: Estimate) -> int:
+    """Weights + states + KV of HF ``generate`` for the generation batch (no activations saved)."""
+    tokens = tr.prompt_len + tr.completion_len
+    seqs = tr.batch * tr.grad_accum  # TRL: steps_per_generation defaults to gradient_accumulation_steps
+    kv = sum(g.bytes_per_token * g.tokens_held(tokens, "hf") for g in kv_groups(spec, "hf", "auto", tr.tp)) * seqs
+    persistent = sum(c.bytes for c in est.components if c.category not in (ACTIVATIONS, "gradients", "buffers"))
+    logits = seqs * spec.vocab_size * 4 * 2  # last-token logits, fp32 processing
+    return int(persistent + kv + logits)
+
+
+def _generation_peak(spec: S.ModelSpec, tr: Training, est: Estimate, gen: int) -> Estimate:
+    from dataclasses import replace
+
+    keep = tuple(c for c in est.components if c.category not in (ACTIVATIONS, "gradients", "buffers"))
+    kv = gen - sum(c.bytes for c in keep)
+    comps = keep + (Component("generation KV cache", int(kv), "HF generate: KV per token × (prompt + completion) × "
+                              "generation batch", KV),)
+    d = dict(est.details)
+    d["peak_phase"] = "generation"
+    return replace(est, components=comps, details=d)
+
+
+def _with(est: Estimate, *, assumption: str) -> Estimate:
+    from dataclasses import replace
+
+    return replace(est, assumptions=est.assumptions + (assumption,))

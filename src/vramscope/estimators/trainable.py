@@ -1,0 +1,137 @@
+"""What trains: base parameters by method (full, freeze, LoRA/DoRA/QLoRA, prompt methods, GaLore) and
+the adapters PEFT adds.
+
+* LoRA adds ``r·(d_in + d_out)`` parameters per targeted Linear (A: r×d_in, B: d_out×r); DoRA adds
+  a magnitude vector of ``d_out`` (PEFT ``lora/dora.py``); formulas.md §7.
+* Target names are PEFT's: the module name before ``.weight`` (``q_proj``, ``gate_up_proj`` …).
+  ``all-linear`` is every Linear of the decoder except the output head (PEFT's rule). In
+  transformers ≥ 5 MoE experts are stacked 3-D parameters and routers are not ``nn.Linear``, so
+  neither is a LoRA target.
+* PEFT's default targets (``TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING``): ``q_proj, v_proj``
+  for Llama-style models, ``qkv_proj`` for Phi-3, ``query_key_value`` for ChatGLM.
+* Prefix tuning trains ``n_virtual·L·2·h`` (a key and a value prefix per layer, no projection);
+  prompt tuning ``n_virtual·h``; p-tuning ``n_virtual·h`` plus an MLP prompt encoder of width h
+  (three Linears, PEFT ``p_tuning/model.py``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+from .. import spec as S
+from ..errors import VramscopeError
+from ..workload import Training
+
+
+@dataclass(frozen=True)
+class Linear:
+    """One Linear weight (a module PEFT can target) inside decoder layer ``layer``."""
+
+    module: str
+    layer: int
+    d_in: int
+    d_out: int
+    role: str = ""
+
+
+@dataclass(frozen=True)
+class Trainables:
+    trainable_base: int  # base-model parameters that train
+    frozen_base: int
+    adapter: int  # parameters PEFT adds (LoRA A/B, DoRA magnitude, prefixes, prompt encoders)
+    lora: tuple[Linear, ...]  # targeted Linears (LoRA / DoRA / QLoRA)
+    trainable_layers: frozenset[int]  # decoder layers whose base weights train
+    head_trains: bool
+    targets: tuple[str, ...]
+    largest_trainable: int  # numel of the largest trainable tensor (for-loop optimizer transient)
+    notes: tuple[str, ...] = ()
+
+    @property
+    def trainable(self) -> int:
+        return self.trainable_base + self.adapter
+
+
+@lru_cache(maxsize=64)
+def decoder_linears(spec: S.ModelSpec) -> tuple[Linear, ...]:
+    """Every 2-D Linear weight of the text decoder (not experts, not routers), in layer order."""
+    out = []
+    for t in spec.tensors:
+        if (t.component == S.COMPONENT_TEXT and t.layer is not None and t.role in S.LINEAR_ROLES
+                and not t.experts and len(t.shape) == 2 and t.name.endswith(".weight")):
+            out.append(Linear(t.name.split(".")[-2], t.layer, t.shape[1], t.shape[0], t.role))
+    return tuple(out)
+
+
+def linear_module_names(spec: S.ModelSpec) -> list[str]:
+    seen: dict[str, None] = {}
+    for lin in decoder_linears(spec):
+        seen.setdefault(lin.module, None)
+    return list(seen)
+
+
+_DEFAULT_TARGETS = (("q_proj", "v_proj"), ("qkv_proj",), ("query_key_value",), ("q_b_proj", "kv_b_proj"),
+                    ("in_proj",))
+
+
+def resolve_targets(spec: S.ModelSpec, targets: str) -> tuple[tuple[str, ...], str | None]:
+    """(module names, assumption) for a ``--lora-targets`` value; unknown names raise with the model's list."""
+    names = linear_module_names(spec)
+    if not names:
+        raise VramscopeError(f"{spec.id} has no Linear layers that LoRA can target")
+    t = targets.strip()
+    if t in ("", "default"):
+        for group in _DEFAULT_TARGETS:
+            if all(g in names for g in group):
+                return group, f"LoRA targets: PEFT's default for this architecture ({', '.join(group)})"
+        return tuple(names), "LoRA targets: no PEFT default known for this architecture; all Linear layers assumed"
+    if t in ("all-linear", "all_linear", "all"):
+        return tuple(names), None
+    wanted = tuple(dict.fromkeys(x.strip() for x in t.replace(" ", ",").split(",") if x.strip()))
+    unknown = [w for w in wanted if w not in names]
+    if unknown:
+        raise VramscopeError(f"{spec.id} has no Linear layer named {', '.join(unknown)}; its Linear layers are: "
+                             f"{', '.join(names)} (or use all-linear)")
+    return wanted, None
+
+
+def _largest(tensors) -> int:
+    return max((t.numel for t in tensors), default=0)
+
+
+def trainables(spec: S.ModelSpec, tr: Training) -> Trainables:
+    """Which parameters train under ``tr.method`` and how many parameters PEFT adds."""
+    text = [t for t in spec.tensors if t.component != S.COMPONENT_MTP]
+    total = sum(t.numel for t in text)
+    h, L = spec.hidden_size, spec.num_layers
+    notes: list[str] = []
+    m = tr.method
+    if m in ("full", "galore"):
+        return Trainables(total, 0, 0, (), frozenset(range(L)), True, (), _largest(text))
+    if m == "freeze":
+        n = min(tr.trainable_layers, L)
+        keep = frozenset(range(L - n, L))
+        trn = [t for t in text if t.layer in keep and t.component == S.COMPONENT_TEXT]
+        notes.append(f"freeze: the last {n} of {L} decoder layers train; embeddings and head frozen (LLaMA-Factory's default)")
+        return Trainables(sum(t.numel for t in trn), total - sum(t.numel for t in trn), 0, (), keep, False, (),
+                          _largest(trn), tuple(notes))
+    if m in ("prefix", "prompt", "ptuning"):
+        v = tr.num_virtual_tokens
+        if m == "prefix":
+            adapter = v * L * 2 * h
+        elif m == "prompt":
+            adapter = v * h
+        else:
+            adapter = v * h + 3 * (h * h + h)
+        return Trainables(0, total, adapter, (), frozenset(), False, (), adapter, tuple(notes))
+    # LoRA family
+    names, note = resolve_targets(spec, tr.lora_targets)
+    if note:
+        notes.append(note)
+    chosen = tuple(lin for lin in decoder_linears(spec) if lin.module in names)
+    r = tr.lora_rank
+    adapter = sum(r * (lin.d_in + lin.d_out) for lin in chosen)
+    if m == "dora":
+        adapter += sum(lin.d_out for lin in chosen)
+    biggest = max((max(r * lin.d_in, r * lin.d_out) for lin in chosen), default=0)
+    return Trainables(0, total, adapter, chosen, frozenset(), False, names, biggest, tuple(notes))

@@ -154,6 +154,9 @@ def estimate_training_workload(spec: ModelSpec, *, gpu=None, gpu_memory=None, gp
     from . import hardware
 
     need = est.per_gpu_bytes
+    from .rules import training_rules
+
+    est.details["rules_of_thumb"] = training_rules(spec, tr, need, est.details.get("activations_bytes", 0))
     est.details["fits_on"] = [{"gpu": x.id, "count": tr.num_gpus, "tp": tr.tp, "pp": tr.pp}
                               for x in sorted(hardware.gpus(), key=lambda x: x.memory_bytes)
                               if x.usable_bytes >= need]

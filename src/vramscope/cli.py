@@ -360,6 +360,14 @@ def _show_estimate(est, as_json: bool) -> None:
     if sp and sp.get("decode_tokens_per_s"):
         con.print(f"speed (roofline estimate): prefill {sp['prefill_seconds']:.2f} s, decode "
                   f"{sp['decode_tokens_per_s']:,.0f} tok/s total ({sp['decode_tokens_per_s_per_seq']:,.1f} per sequence)")
+    rules = d.get("rules_of_thumb")
+    if rules:
+        rt = Table(title="the seeds' rules of thumb, beside the estimate (not part of it)", title_justify="left")
+        for col in ("rule", "GiB", "× estimate", "source"):
+            rt.add_column(col, justify="right" if col in ("GiB", "× estimate") else "left")
+        for r in rules:
+            rt.add_row(r["rule"], f"{r['bytes'] / 2**30:,.1f}", f"{r['ratio_to_detailed']:.2f}", r["source"])
+        con.print(rt)
     for a in est.assumptions:
         con.print(f"[yellow]assumption:[/yellow] {a}")
 

@@ -10,8 +10,8 @@ with fp32 weights).
 Per layer, Llama-style, everything training, SDPA without a padding mask (transformers ≥ 5 then
 calls SDPA with ``enable_gqa`` and K/V are not repeated):
 
-    norms      2 × (4h + e·h + e·h)           fp32 copy, normalised output, the Linear input
-    attention  e·(Hq + Hk + Hv_kv + Hv) + 4·n_h + e·Hv   q, k, v, output, logsumexp, o_proj's copy
+    norms      2 × (4h + 4 + e·h + e·h)       fp32 copy, rsqrt, normalised output, the Linear input
+    attention  e·(Hq + Hk + Hv_kv + Hv) + 4·n_h    q, k, v, output (o_proj saves the same storage), logsumexp
     MLP        e·(3I + I)                     gate (SiLU input), SiLU out, up, down's input
 
 Eager attention adds the fp32 softmax and its 16-bit copy, ``n_h·s·(4 + e)``, and K/V repeated to
@@ -78,14 +78,16 @@ def _layer_norms(spec: S.ModelSpec) -> dict[int, tuple[str, ...]]:
     return {k: tuple(v) for k, v in out.items()}
 
 
-def _norm(width: int, o: ActOptions, consumer_saves: bool, gemma: bool) -> float:
-    """One RMSNorm: fp32 input copy (4·w), the normalised output if the weight trains (Gemma keeps
-    it in fp32), and the output if a following Linear saves it (fp8: TE saves it in 1 byte)."""
-    nbytes = 4 * width
+def _norm(width: int, o: ActOptions, consumers: int, gemma: bool) -> float:
+    """One RMSNorm: fp32 input copy (4·w) and rsqrt, the normalised output if the weight trains (Gemma
+    keeps it in fp32), and the output as the following trainable Linears save it: one shared tensor,
+    or under autocast one bf16 cast per Linear (q, k and v each cast their input; fp8: 1 byte)."""
+    nbytes = 4 * width + 4  # fp32 input copy + the fp32 rsqrt per row
     if o.norms_train:
         nbytes += (4 if gemma else o.r if o.r == 4 else o.e) * width
-    if consumer_saves:
-        nbytes += (1 if o.fp8 else o.e) * width
+    if consumers:
+        copies = consumers if (o.r == 4 and o.e < 4) else 1
+        nbytes += copies * (1 if o.fp8 else o.e) * width
     return nbytes
 
 
@@ -97,15 +99,17 @@ def layer_saves(spec: S.ModelSpec, layer: S.Layer, o: ActOptions) -> LayerSaves:
     gemma = spec.family.startswith("gemma")
     trains = o.layer_trains
     lin_in = 1 if o.fp8 else e
-    attn_in = trains and any(lin.role in ATTN_IN_ROLES for lin in linears)
-    mlp_in = trains and any(lin.role in MLP_IN_ROLES for lin in linears)
+    attn_in = sum(1 for lin in linears if lin.role in ATTN_IN_ROLES) if trains else 0
+    mlp_in = sum(1 for lin in linears if lin.role in MLP_IN_ROLES) if trains else 0
+    if trains and layer.mlp.kind == S.MLP_MOE:
+        mlp_in = max(mlp_in, 1)  # the router and the gathered expert inputs share the norm output
     n_norm = 0.0
     n_norm += _norm(h, o, attn_in, gemma)  # input_layernorm
     if layer.mlp.kind != S.MLP_NONE and (layer.attention is not None or layer.ssm is not None):
-        n_norm += _norm(h, o, mlp_in or (trains and layer.mlp.kind == S.MLP_MOE), gemma)  # post_attention
+        n_norm += _norm(h, o, mlp_in, gemma)  # post_attention_layernorm
     extra = [n for n in norms if n in ("pre_feedforward_layernorm", "post_feedforward_layernorm")]
     # Gemma 2/3: a norm after attention and one after the MLP (their outputs go to the residual add)
-    n_norm += len(extra) * _norm(h, o, False, gemma)
+    n_norm += len(extra) * _norm(h, o, 0, gemma)
 
     attn = quad = 0.0
     a = layer.attention
@@ -114,16 +118,25 @@ def layer_saves(spec: S.ModelSpec, layer: S.Layer, o: ActOptions) -> LayerSaves:
         Hv = a.num_heads * a.head_dim_v
         n_kv = a.num_heads if a.kind == S.ATTN_MLA else a.num_kv_heads
         Hk, Hkv_v = n_kv * a.head_dim, n_kv * a.head_dim_v
+        if "q_norm" in norms:  # Qwen3 / Gemma 3: RMSNorm per head on q and k (fp32 copies + rsqrt per head)
+            attn += 4 * (Hq + Hk) + 4 * (a.num_heads + n_kv) + (e * (Hq + Hk) if o.norms_train else 0)
         if o.attn == "eager" or (o.padding and o.attn == "sdpa"):
             Hk, Hkv_v = Hq, Hv  # repeat_kv materialises K/V for every query head
-        attn = e * (Hq + Hk + Hkv_v) + e * Hv + 4 * a.num_heads  # q, k, v, output, fp32 logsumexp
+        attn += e * (Hq + Hk + Hkv_v) + e * Hv + 4 * a.num_heads  # q, k, v, output, fp32 logsumexp
         if o.attn == "eager":
             attn -= e * Hv + 4 * a.num_heads  # eager saves the probabilities, not the output
-            quad = a.num_heads * (4 + e)  # fp32 softmax output + 16-bit copy, per attended token
-        if trains and o.attn != "flash":
-            attn += lin_in * Hv  # o_proj saves the contiguous (b, s, n·d) copy of the output
-        if "q_norm" in norms:
-            attn += 4 * (Hq + Hk) + (e * (Hq + Hk) if o.norms_train else 0)
+            # fp32 softmax output + its 16-bit copy (none in fp32), per attended token; Gemma 2's
+            # logit soft-capping keeps the tanh output too
+            quad = a.num_heads * (4 + (e if e < 4 else 0))
+            if spec.config.get("attn_logit_softcapping", 50.0 if spec.family == "gemma2" else None):
+                quad += a.num_heads * e
+        fused_qkv = any(lin.role == S.ROLE_ATTN_QKV for lin in linears)
+        if trains and (o.attn == "eager" or fused_qkv):
+            # o_proj saves the contiguous (b, s, n·d) copy of P·V (eager), or of SDPA's output when
+            # q, k, v are strided views of one fused projection (Phi-3; measured on CPU)
+            attn += lin_in * Hv
+        # flash and SDPA's flash / memory-efficient kernels write the output in (b, s, n, d) layout, so
+        # HF's transpose(1, 2).contiguous() is free and o_proj saves the same storage
         if a.kind == S.ATTN_MLA:
             ql, kl = a.q_lora_rank or 0, a.kv_lora_rank or 0
             attn += 4 * (ql + kl) + (e * (ql + kl) if trains else 0)  # q_a / kv_a layernorms and b-proj inputs
@@ -144,11 +157,22 @@ def layer_saves(spec: S.ModelSpec, layer: S.Layer, o: ActOptions) -> LayerSaves:
             I_s = m.shared_intermediate_size
             mlp += e * 3 * I_s + (lin_in * I_s if trains else 0)
     lora = 0.0
+    shared: set[str] = set()  # inputs saved once when adapters take them uncast
     for lin in linears:
         r = o.lora.get(lin.module)
         if r is None:
             continue
-        lora += o.lora_in_bytes * lin.d_in + 4 * r
+        lora += 4 * r  # A's output, saved by B
+        if o.lora_in_bytes:
+            lora += o.lora_in_bytes * lin.d_in  # PEFT casts the input to the adapter dtype: one copy per module
+        elif not trains:
+            # same dtype: lora_A saves the very input tensor; norm outputs are shared by their Linears,
+            # the attention output is already saved by SDPA / flash
+            group = ("attn_in" if lin.role in ATTN_IN_ROLES else "mlp_in" if lin.role in MLP_IN_ROLES
+                     else lin.module)
+            if group not in shared and not (lin.role == S.ROLE_ATTN_O and o.attn != "eager"):
+                lora += e * lin.d_in
+            shared.add(group)
         if o.lora_dropout:
             lora += 4 * lin.d_in + lin.d_in  # dropout output + mask
         if o.dora:
@@ -164,7 +188,7 @@ def span(layer: S.Layer, seq: int) -> int:
 def head_saves(spec: S.ModelSpec, e: float, r: float, head_trains: bool, norms_train: bool) -> float:
     """Final norm (fp32 copy + normalised output) and the lm_head input, bytes per token."""
     h = spec.hidden_size
-    return 4 * h + (e * h if norms_train else 0) + e * h
+    return 4 * h + 4 + (e * h if norms_train else 0) + (e * h if head_trains else 0)
 
 
 def loss_bytes(vocab: int, tokens: int, e: float, loss: str) -> tuple[float, str]:

@@ -429,6 +429,8 @@ def _stage_estimate(spec, tr: Training, reg: Regime, trn: Trainables, st: _Stage
         "peak_phase": peak_phase,
         "states": states,
         "model_states_bytes": model_states,
+        "activations_bytes": int(acts),
+        "logits_loss_bytes": int(loss),
         "trainable_params": int(trn.trainable * 1),
         "trainable_params_per_gpu": int(trainable),
         "adapter_params": int(trn.adapter),

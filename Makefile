@@ -5,7 +5,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml Makefile | cksum | cut -d' ' -f1)
 TORCH  ?= torch==2.13.0
-TRANSFORMERS ?= transformers==5.23.0
+TRANSFORMERS ?= transformers==5.23.0 peft==0.21.2 accelerate==1.15.0
 
 .PHONY: run test lint bench clean
 
@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml Makefile | $(PY)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q "$(TORCH)" || echo "warning: $(TORCH) not installed; torch cross-checks will be skipped"
 	$(PY) -m pip install -q -e ".[dev]"
-	$(PY) -m pip install -q "$(TRANSFORMERS)" || echo "warning: $(TRANSFORMERS) not installed; transformers cross-checks will be skipped"
+	$(PY) -m pip install -q $(TRANSFORMERS) "$(TORCH)" || echo "warning: $(TRANSFORMERS) not installed; transformers cross-checks will be skipped"
 	rm -f $(VENV)/.installed-* && touch $@
 
 run: $(STAMP)

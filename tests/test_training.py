@@ -349,3 +349,27 @@ def test_seed_rules_of_thumb_are_listed_beside_the_estimate():
     k4 = [r for r in grpo.details["rules_of_thumb"] if r["rule"].startswith("GRPO")][0]
     acts = grpo.details["activations_bytes"]
     assert k4["bytes"] == grpo.per_gpu_bytes + 3 * acts
+
+
+def test_export_deepspeed_picks_the_lowest_stage_that_fits(capsys):
+    import json
+
+    code, out, err = run_cli(["export", "deepspeed", LLAMA8, "--gpus", "8", "--gpu", "H100-SXM-80GB", "--batch", "2",
+                              "--seq-len", "2048", "--precision", "mixed", "--grad-ckpt", "full"], capsys)
+    assert code == 0, err
+    cfg = json.loads(out)
+    stage = cfg["zero_optimization"]["stage"]
+    assert cfg["train_batch_size"] == 2 * 8 and cfg["bf16"]["enabled"]
+    kw = dict(method="full", gpus=8, batch=2, seq_len=2048, precision="mixed", grad_ckpt="full", gpu="H100-SXM-80GB")
+    assert _est(zero=stage, **kw).fits
+    if stage > 0:
+        assert not _est(zero=stage - 1, **kw).fits
+
+
+def test_export_fsdp_accelerate_config(capsys):
+    code, out, err = run_cli(["export", "fsdp", "Qwen/Qwen3-8B", "--gpus", "16", "--method", "lora", "--grad-ckpt", "full"], capsys)
+    assert code == 0, err
+    assert "fsdp_transformer_layer_cls_to_wrap: Qwen3DecoderLayer" in out
+    assert "num_processes: 16" in out and "num_machines: 2" in out and "fsdp_use_orig_params: true" in out
+    code, out, err = run_cli(["export", "vllm", LLAMA8, "--method", "lora"], capsys)
+    assert code == 2 and "describe training" in err

@@ -515,17 +515,28 @@ def schema_cmd() -> None:
 
 
 @app.command("export")
+@_training_cmd
 @_inference_cmd
 def export_cmd(
-    target: Annotated[str, typer.Argument(help="vllm | llamacpp")],
+    target: Annotated[str, typer.Argument(help="vllm | llamacpp | deepspeed | fsdp")],
     model: ModelArg,
     *,
-    workload, gpu, gpus, gpu_memory, active, as_json,
+    method: Annotated[str | None, Opt("--method", help="training method (deepspeed / fsdp)")] = None,
+    optimizer: Annotated[str | None, Opt("--optimizer")] = None,
+    workload, training, gpu, gpus, gpu_memory, active, as_json,
 ) -> None:
-    """The command line that runs the planned setup (vLLM serve or llama-server)."""
+    """The command line or config that runs the planned setup: vLLM serve, llama-server, a DeepSpeed
+    JSON or an accelerate FSDP config."""
     from .export import export
 
-    typer.echo(export(target, model, gpu=gpu, gpu_memory=gpu_memory, gpus=gpus, active=active, **workload))
+    if target.lower() in ("deepspeed", "fsdp"):
+        wl = _training_workload(workload, training, method, optimizer)
+    else:
+        stray = [f"--{k.replace('_', '-')}" for k, v in training.items() if v is not None]
+        if stray or method or optimizer:
+            raise VramscopeError(f"{', '.join(stray) or '--method'} describe training; use export deepspeed|fsdp")
+        wl = workload
+    typer.echo(export(target, model, gpu=gpu, gpu_memory=gpu_memory, gpus=gpus, active=active, **wl))
 
 
 @app.command("formats")

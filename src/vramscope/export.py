@@ -5,6 +5,11 @@
   when a GPU is given and no context was asked for, the longest ``--max-model-len`` that fits the batch.
 * ``llamacpp``: ``llama-server`` with ``-ngl`` (the largest that fits on the GPU when one is
   given), ``-c``, ``-np``, ``-ctk`` / ``-ctv``, ``-fa``, ``-ub``.
+* ``deepspeed``: a DeepSpeed JSON config (ZeRO stage, offload, micro-batch, accumulation, bf16/fp16,
+  HF's bucket sizes); with a GPU and no ``zero`` given, the lowest stage (then optimizer offload)
+  that fits.
+* ``fsdp``: an ``accelerate`` config (YAML) for FSDP with the sharding strategy, the decoder-layer
+  class to wrap, offload and activation checkpointing.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from typing import Any
 
 from .errors import VramscopeError
 
-TARGETS = ("vllm", "llamacpp")
+TARGETS = ("vllm", "llamacpp", "deepspeed", "fsdp")
 
 
 def export(target: str, model: str, *, gpu=None, gpu_memory=None, gpus=None, active=None, **workload: Any) -> str:
@@ -24,8 +29,9 @@ def export(target: str, model: str, *, gpu=None, gpu_memory=None, gpus=None, act
 
     target = target.lower().replace(".", "").replace("-", "")
     if target not in TARGETS:
-        raise VramscopeError(f"unknown export target {target!r}; use one of {', '.join(TARGETS)} "
-                             "(deepspeed and fsdp configs come with the training estimator)")
+        raise VramscopeError(f"unknown export target {target!r}; use one of {', '.join(TARGETS)}")
+    if target in ("deepspeed", "fsdp"):
+        return export_training(target, model, gpu=gpu, gpu_memory=gpu_memory, gpus=gpus, active=active, **workload)
     if gpus is not None:
         workload["tp"] = gpus
     workload["engine"] = target
@@ -69,3 +75,83 @@ def export(target: str, model: str, *, gpu=None, gpu_memory=None, gpus=None, act
     if not wl.kv_offload:
         args += ["--no-kv-offload"]
     return shlex.join(args)
+
+
+def _training_fits(spec, gpu, **kw) -> bool:
+    from .api import estimate_training_workload
+
+    return estimate_training_workload(spec, gpu=gpu, **kw).per_gpu_bytes <= gpu.usable_bytes
+
+
+def export_training(target: str, model: str, *, gpu=None, gpu_memory=None, gpus=None, active=None,
+                    **training: Any) -> str:
+    """A DeepSpeed JSON or an accelerate FSDP YAML for the training workload."""
+    import json
+
+    from .api import _spec, resolve_gpu
+    from .workload import make_training
+
+    spec = _spec(model, active)
+    g = resolve_gpu(gpu, gpu_memory)
+    training.setdefault("method", "full")
+    if gpus is not None:
+        training["gpus"] = gpus
+    if target == "deepspeed" and "zero" not in training and g is not None:
+        for zero, offload in ((0, None), (1, None), (2, None), (3, None), (3, "optimizer"), (3, "params")):
+            try_kw = {**training, "zero": zero, **({"offload": offload} if offload else {})}
+            if _training_fits(spec, g, **try_kw):
+                training = try_kw
+                break
+        else:
+            raise VramscopeError(f"{spec.id} does not fit on {training.get('gpus', 1)} × {g.id} even with ZeRO-3 "
+                                 "and parameter offload; add GPUs or use LoRA/QLoRA")
+    if target == "fsdp" and training.get("fsdp", "none") == "none":
+        training["fsdp"] = "full"
+    tr = make_training(**training)
+    h = spec.hidden_size
+    half = {"bf16": "bf16", "mixed": "bf16", "fp8": "bf16", "fp16": "fp16", "mixed-fp16": "fp16"}.get(tr.precision)
+    if target == "deepspeed":
+        zero: dict[str, Any] = {"stage": tr.zero, "overlap_comm": True, "contiguous_gradients": True,
+                                "reduce_bucket_size": h * h}
+        if tr.zero == 3:
+            zero |= {"stage3_prefetch_bucket_size": int(0.9 * h * h), "stage3_param_persistence_threshold": 10 * h,
+                     "stage3_gather_16bit_weights_on_model_save": True}
+        if tr.offload in ("optimizer", "params"):
+            zero["offload_optimizer"] = {"device": "cpu", "pin_memory": True}
+        if tr.offload == "params":
+            zero["offload_param"] = {"device": "cpu", "pin_memory": True}
+        cfg = {
+            "train_micro_batch_size_per_gpu": tr.batch,
+            "gradient_accumulation_steps": tr.grad_accum,
+            "train_batch_size": tr.batch * tr.grad_accum * tr.data_parallel,
+            "bf16": {"enabled": half == "bf16"},
+            "fp16": {"enabled": half == "fp16"},
+            "zero_optimization": zero,
+            "gradient_clipping": 1.0,
+        }
+        return json.dumps(cfg, indent=2)
+    layer_cls = spec.architecture.replace("ForCausalLM", "DecoderLayer").replace("ForConditionalGeneration", "DecoderLayer")
+    strategy = {"full": "FULL_SHARD", "grad-op": "SHARD_GRAD_OP", "hybrid": "HYBRID_SHARD"}[tr.fsdp]
+    nodes = max(1, -(-tr.num_gpus // tr.fsdp_node_gpus))
+    lines = [
+        "compute_environment: LOCAL_MACHINE",
+        "distributed_type: FSDP",
+        f"mixed_precision: {half or 'no'}",
+        f"num_machines: {nodes}",
+        f"num_processes: {tr.num_gpus}",
+        "machine_rank: 0",
+        "fsdp_config:",
+        "  fsdp_version: 1",
+        f"  fsdp_sharding_strategy: {strategy}",
+        "  fsdp_auto_wrap_policy: TRANSFORMER_BASED_WRAP",
+        f"  fsdp_transformer_layer_cls_to_wrap: {layer_cls}",
+        "  fsdp_backward_prefetch: BACKWARD_PRE",
+        f"  fsdp_offload_params: {'true' if tr.offload == 'params' else 'false'}",
+        f"  fsdp_activation_checkpointing: {'true' if tr.grad_ckpt != 'none' else 'false'}",
+        "  fsdp_state_dict_type: SHARDED_STATE_DICT",
+        "  fsdp_cpu_ram_efficient_loading: true",
+        "  fsdp_sync_module_states: true",
+        f"  fsdp_use_orig_params: {'true' if tr.peft else 'false'}",
+        "use_cpu: false",
+    ]
+    return "\n".join(lines)

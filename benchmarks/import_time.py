@@ -33,6 +33,9 @@ def main() -> None:
         ("load catalog model + count", [py, "-c", "import vramscope; vramscope.load_model('llama-3.1-8b').params_total"]),
         ("vramscope --help", [str(BIN / "vramscope"), "--help"]),
         ("vramscope info <catalog> --json", [str(BIN / "vramscope"), "info", "meta-llama/Llama-3.1-8B", "--json"]),
+        ("vramscope estimate <catalog> --json", [str(BIN / "vramscope"), "estimate", "meta-llama/Llama-3.1-8B", "--json"]),
+        ("estimate --method lora --json", [str(BIN / "vramscope"), "estimate", "meta-llama/Llama-3.1-8B", "--method",
+                                           "lora", "--json"]),
     ]
     base = None
     print(f"{'command':<34} {'median ms':>10} {'minus python startup':>22}")

@@ -559,6 +559,49 @@ def formats_cmd(as_json: Annotated[bool, typer.Option("--json")] = False) -> Non
     typer.echo("GGUF file types: " + ", ".join(gguf))
 
 
+@app.command("trace")
+def trace_cmd(
+    model: ModelArg,
+    *,
+    precision: Annotated[str, Opt("--precision", help="bf16 | fp16 | fp32 | mixed")] = "bf16",
+    optimizer: Annotated[str, Opt("--optimizer", help="adamw | sgd")] = "adamw",
+    batch: Annotated[int, Opt("--batch", "--micro-batch")] = 1,
+    seq_len: Annotated[int, Opt("--seq-len")] = 512,
+    attn: Annotated[str, Opt("--attn", help="sdpa | eager")] = "sdpa",
+    grad_ckpt: Annotated[bool, Opt("--grad-ckpt/--no-grad-ckpt")] = False,
+    no_extrapolate: Annotated[bool, Opt("--no-extrapolate", help="trace every layer")] = False,
+    as_json: Annotated[bool, Opt("--json")] = False,
+) -> None:
+    """Exact mode: run a training step of the real transformers model on fake tensors and report its peak."""
+    from .exact.trace import trace_training
+
+    con = _console()
+    with con.status("tracing on fake tensors…", spinner="dots") if not as_json else _null():
+        res = trace_training(model, precision=precision, optimizer=optimizer, batch=batch, seq_len=seq_len, attn=attn,
+                             grad_ckpt=grad_ckpt, extrapolate=not no_extrapolate)
+    if as_json:
+        _print_json(res.to_dict())
+        return
+    from .units import fmt_gib
+
+    con.print(f"[bold]{res.model}[/bold] — traced {'layers ' + ', '.join(map(str, res.traced_layers)) + ' and extrapolated to ' if res.extrapolated else ''}"
+              f"{res.num_layers} layers in {res.seconds:.1f} s")
+    for k, v in res.categories.items():
+        if v:
+            con.print(f"  {k:<12} {fmt_gib(v)}")
+    con.print(f"  [bold]peak[/bold]         {fmt_gib(res.peak_bytes)}")
+    for n in res.notes:
+        con.print(f"[yellow]note:[/yellow] {n}")
+
+
+class _null:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app, turning VramscopeError into one line and exit status 2."""
     try:

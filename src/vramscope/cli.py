@@ -563,35 +563,53 @@ def formats_cmd(as_json: Annotated[bool, typer.Option("--json")] = False) -> Non
 def trace_cmd(
     model: ModelArg,
     *,
-    precision: Annotated[str, Opt("--precision", help="bf16 | fp16 | fp32 | mixed")] = "bf16",
-    optimizer: Annotated[str, Opt("--optimizer", help="adamw | sgd")] = "adamw",
+    method: Annotated[str, Opt("--method", help="full | lora (QLoRA needs CUDA: use estimate)")] = "full",
+    precision: Annotated[str, Opt("--precision", help="bf16 (pure bf16) | fp16 | fp32 | mixed (fp32 + bf16 autocast)")] = "bf16",
+    optimizer: Annotated[str, Opt("--optimizer", help="adamw | adam | sgd | sgd_momentum")] = "adamw",
+    optimizer_impl: Annotated[str, Opt("--optimizer-impl", help="fused | foreach | forloop")] = "fused",
     batch: Annotated[int, Opt("--batch", "--micro-batch")] = 1,
     seq_len: Annotated[int, Opt("--seq-len")] = 512,
-    attn: Annotated[str, Opt("--attn", help="sdpa | eager")] = "sdpa",
+    attn: Annotated[str, Opt("--attn", help="sdpa | eager (FlashAttention-2 needs CUDA)")] = "sdpa",
     grad_ckpt: Annotated[bool, Opt("--grad-ckpt/--no-grad-ckpt")] = False,
+    lora_rank: Annotated[int, Opt("--lora-rank")] = 16,
+    lora_targets: Annotated[str, Opt("--lora-targets", help="q_proj,v_proj | all-linear")] = "q_proj,v_proj",
+    inference: Annotated[bool, Opt("--inference", help="trace generation (prefill + decode) instead of training")] = False,
+    prompt_len: Annotated[int, Opt("--prompt-len")] = 512,
+    gen_len: Annotated[int, Opt("--gen-len", help="decode steps")] = 16,
+    dtype: Annotated[str, Opt("--dtype", help="inference weights: bf16 | fp16 | fp32")] = "bf16",
     no_extrapolate: Annotated[bool, Opt("--no-extrapolate", help="trace every layer")] = False,
     as_json: Annotated[bool, Opt("--json")] = False,
 ) -> None:
-    """Exact mode: run a training step of the real transformers model on fake tensors and report its peak."""
-    from .exact.trace import trace_training
+    """Exact mode: run the real transformers model on fake tensors and report its peak by category."""
+    from .exact.trace import trace_inference, trace_training
 
     con = _console()
     with con.status("tracing on fake tensors…", spinner="dots") if not as_json else _null():
-        res = trace_training(model, precision=precision, optimizer=optimizer, batch=batch, seq_len=seq_len, attn=attn,
-                             grad_ckpt=grad_ckpt, extrapolate=not no_extrapolate)
+        if inference:
+            res = trace_inference(model, batch=batch, prompt_len=prompt_len, gen_len=gen_len, attn=attn, dtype=dtype,
+                                  extrapolate=not no_extrapolate)
+        else:
+            targets = lora_targets if lora_targets == "all-linear" else tuple(t.strip() for t in lora_targets.split(",") if t.strip())
+            res = trace_training(model, method=method, precision=precision, optimizer=optimizer, batch=batch,
+                                 seq_len=seq_len, attn=attn, grad_ckpt=grad_ckpt, lora_rank=lora_rank,
+                                 lora_targets=targets, extrapolate=not no_extrapolate, optimizer_impl=optimizer_impl)
     if as_json:
         _print_json(res.to_dict())
         return
     from .units import fmt_gib
 
-    con.print(f"[bold]{res.model}[/bold] — traced {'layers ' + ', '.join(map(str, res.traced_layers)) + ' and extrapolated to ' if res.extrapolated else ''}"
-              f"{res.num_layers} layers in {res.seconds:.1f} s")
+    how = (f"layers {', '.join(map(str, res.traced_layers))} traced, extrapolated to {res.num_layers}"
+           if res.extrapolated else f"all {res.num_layers} layers traced")
+    con.print(f"[bold]{res.model}[/bold] — {res.workload}; {how}; {res.seconds:.1f} s")
+    con.print(f"peak in {res.phase}:")
     for k, v in res.categories.items():
-        if v:
-            con.print(f"  {k:<12} {fmt_gib(v)}")
-    con.print(f"  [bold]peak[/bold]         {fmt_gib(res.peak_bytes)}")
+        if v >= 1 << 20:
+            con.print(f"  {k:<14} {fmt_gib(v):>12}")
+    con.print(f"  [bold]{'peak':<14} {fmt_gib(res.peak_bytes):>12}[/bold]")
+    if res.workload == "inference":
+        con.print(f"KV cache at the end: {fmt_gib(res.final_categories.get('kv_cache', 0))}")
     for n in res.notes:
-        con.print(f"[yellow]note:[/yellow] {n}")
+        con.print(f"[yellow]note:[/yellow] {n}", highlight=False)
 
 
 class _null:
@@ -600,6 +618,38 @@ class _null:
 
     def __exit__(self, *exc):
         return False
+
+
+@app.command("measure")
+def measure_cmd(
+    suite: Annotated[str, Opt("--suite", help="default | smoke")] = "default",
+    out: Annotated[str | None, Opt("--out", help="JSONL file to append to (default validation/measurements/<gpu>.jsonl)")] = None,
+    list_cases: Annotated[bool, Opt("--list", help="list the suite's cases and exit")] = False,
+    case: Annotated[list[str] | None, Opt("--case", help="run only this case (repeatable)")] = None,
+    device: Annotated[str, Opt("--device", help="cuda | cpu (cpu records zeros, for testing the harness)")] = "cuda",
+    dry_run: Annotated[bool, Opt("--dry-run", help="tiny configs of the same architectures (CPU-sized)")] = False,
+) -> None:
+    """Ground truth on a CUDA GPU: run each case of a suite in a fresh process and record its peak memory."""
+    from pathlib import Path
+
+    from .exact import measure as M
+
+    try:
+        cases = M.select(suite, case)
+        if list_cases:
+            typer.echo("\n".join(M.list_lines(cases)))
+            return
+        M.check_device(device)
+    except M.MeasureError as exc:
+        raise VramscopeError(str(exc)) from None
+    path = Path(out) if out else M.default_out(device)
+    con = _console()
+    with con.status("measuring…", spinner="dots") as status:
+        rows = M.run_suite(cases, path, device, dry_run,
+                           progress=lambda i, n, name: status.update(f"[{i + 1}/{n}] {name}"))
+    for row in rows:
+        typer.echo(M.format_row(row))
+    typer.echo(f"{len(rows)} rows appended to {path}")
 
 
 def main(argv: list[str] | None = None) -> None:

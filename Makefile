@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml Makefile | $(PY)
 	rm -f $(VENV)/.installed-* && touch $@
 
 run: $(STAMP)
-	$(VENV)/bin/vramscope info meta-llama/Llama-3.1-8B
+	$(VENV)/bin/vramscope web
 
 test: $(STAMP)
 	HF_HUB_OFFLINE=1 $(PY) -m pytest

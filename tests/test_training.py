@@ -373,3 +373,9 @@ def test_export_fsdp_accelerate_config(capsys):
     assert "num_processes: 16" in out and "num_machines: 2" in out and "fsdp_use_orig_params: true" in out
     code, out, err = run_cli(["export", "vllm", LLAMA8, "--method", "lora"], capsys)
     assert code == 2 and "describe training" in err
+
+
+def test_moe_with_quantization_config_trains():
+    """DeepSeek-V3's spec carries its FP8 quantization_config (a dict): the per-spec caches must cope."""
+    est = _est("deepseek-ai/DeepSeek-V3", method="lora")
+    assert est.details["trainable_params"] > 0

@@ -652,6 +652,17 @@ def measure_cmd(
     typer.echo(f"{len(rows)} rows appended to {path}")
 
 
+@app.command("web")
+def web_cmd(
+    host: Annotated[str, Opt("--host", help="address to listen on (0.0.0.0 for every interface)")] = "127.0.0.1",
+    port: Annotated[int, Opt("--port", help="port to listen on")] = 7860,
+) -> None:
+    """Start the web calculator (gradio) on http://HOST:PORT — needs the web extra: pip install 'vramscope[web]'."""
+    from .web import serve
+
+    serve(host=host, port=port)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app, turning VramscopeError into one line and exit status 2."""
     try:

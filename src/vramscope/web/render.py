@@ -1,0 +1,203 @@
+"""HTML for the results: the stacked bar, the component table, fit and speed lines, messages.
+
+A presenter only: it formats what an :class:`~vramscope.estimators.result.Estimate` (or the PAI /
+fit / plan results) already holds and computes nothing about memory. Every GiB figure is written
+with :func:`vramscope.units.fmt_gib` and carries its exact byte count in a ``data-bytes``
+attribute, so a test can compare the page with the Python API byte for byte.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from html import escape
+from typing import Any
+
+from ..units import GiB, fmt_count, fmt_gib
+from .i18n import CATEGORY_COLORS, component_name, t
+
+CSS = """
+.vs-result { font-size: 14px; line-height: 1.45; }
+.vs-head { display: flex; flex-wrap: wrap; gap: 6px 18px; align-items: baseline; margin: 4px 0 10px; }
+.vs-total { font-size: 26px; font-weight: 700; }
+.vs-band, .vs-sub { opacity: .8; }
+.vs-fit { font-weight: 600; padding: 2px 8px; border-radius: 6px; }
+.vs-ok { background: #dff3e6; color: #17633a; }
+.vs-bad { background: #fbe1e1; color: #9b1c1c; }
+.vs-bar { position: relative; display: flex; height: 30px; border-radius: 6px; overflow: hidden;
+          background: rgba(128,128,128,.15); margin: 6px 0 4px; }
+.vs-seg { height: 100%; min-width: 1px; }
+.vs-cap { position: absolute; top: -3px; bottom: -3px; width: 0; border-left: 3px dashed #c62828; }
+.vs-legend { display: flex; flex-wrap: wrap; gap: 4px 14px; font-size: 12.5px; margin-bottom: 10px; }
+.vs-dot { display: inline-block; width: 10px; height: 10px; border-radius: 2px; margin-right: 4px; vertical-align: -1px; }
+.vs-table { border-collapse: collapse; width: 100%; margin: 6px 0 10px; font-size: 13px; }
+.vs-table th, .vs-table td { border-bottom: 1px solid rgba(128,128,128,.25); padding: 4px 8px; text-align: left;
+                             vertical-align: top; }
+.vs-table td.vs-num, .vs-table th.vs-num { text-align: right; white-space: nowrap; font-variant-numeric: tabular-nums; }
+.vs-table tr.vs-sum td { font-weight: 700; border-top: 2px solid rgba(128,128,128,.5); }
+.vs-table code { font-size: 12px; white-space: pre-wrap; }
+.vs-note { opacity: .7; font-size: 12px; }
+.vs-chips { display: flex; flex-wrap: wrap; gap: 4px 6px; margin: 4px 0 10px; }
+.vs-chip { border: 1px solid rgba(128,128,128,.4); border-radius: 10px; padding: 0 8px; font-size: 12.5px; }
+.vs-msg { border-radius: 8px; padding: 10px 14px; margin: 6px 0; }
+.vs-error { background: #fdecea; color: #8a1c1c; border: 1px solid #f5c2c0; }
+.vs-info { background: rgba(79,123,217,.1); border: 1px solid rgba(79,123,217,.35); }
+.vs-kv { display: grid; grid-template-columns: max-content auto; gap: 2px 14px; margin: 6px 0 10px; }
+.vs-kv .vs-big { font-size: 20px; font-weight: 700; }
+.vs-h { font-weight: 700; margin: 12px 0 4px; }
+.vs-model { font-size: 13.5px; }
+.vs-model b { font-size: 15px; }
+"""
+
+
+def e(value: object) -> str:
+    return escape(str(value), quote=True)
+
+
+def gib_span(nbytes: int | float, cls: str = "vs-gib", digits: int = 2) -> str:
+    return f'<span class="{cls}" data-bytes="{int(nbytes)}">{e(fmt_gib(nbytes, digits))}</span>'
+
+
+def message(kind: str, title: str, text: str = "") -> str:
+    """A message box: ``kind`` is ``error`` or ``info``."""
+    body = f"<b>{e(title)}</b>" + (f": {e(text)}" if text else "")
+    role = ' role="alert"' if kind == "error" else ""
+    return f'<div class="vs-msg vs-{kind}"{role} data-kind="{e(kind)}">{body}</div>'
+
+
+def table(headers: Sequence[str], rows: Iterable[Sequence[str]], numeric: Iterable[int] = (), cls: str = "") -> str:
+    """An HTML table; cells are already-escaped HTML; ``numeric`` column indexes are right-aligned."""
+    num = set(numeric)
+    head = "".join(f'<th class="vs-num">{h}</th>' if i in num else f"<th>{h}</th>" for i, h in enumerate(headers))
+    body = []
+    for row in rows:
+        attrs = ""
+        if isinstance(row, tuple) and row and isinstance(row[0], dict):
+            attrs = " ".join(f'{k}="{e(v)}"' for k, v in row[0].items())
+            row = row[1:]
+        cells = "".join(f'<td class="vs-num">{c}</td>' if i in num else f"<td>{c}</td>" for i, c in enumerate(row))
+        body.append(f"<tr {attrs}>{cells}</tr>" if attrs else f"<tr>{cells}</tr>")
+    return f'<table class="vs-table {cls}"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
+
+
+def bar(components: Sequence[Any], lang: str, capacity: int | None = None) -> str:
+    """The stacked bar of the components (widths ∝ bytes), with the GPU's memory as a dashed line."""
+    total = sum(max(0, c.bytes) for c in components)
+    scale = max(total, capacity or 0, 1)
+    segs = []
+    for c in components:
+        if c.bytes <= 0:
+            continue
+        color = CATEGORY_COLORS.get(c.category, "#999")
+        width = 100.0 * c.bytes / scale
+        title = f"{component_name(c.name, lang)}: {fmt_gib(c.bytes)}"
+        segs.append(f'<div class="vs-seg" style="width:{width:.3f}%;background:{color}" title="{e(title)}"></div>')
+    cap = ""
+    if capacity:
+        cap = f'<div class="vs-cap" style="left:calc({100.0 * capacity / scale:.3f}% - 2px)" title="GPU {e(fmt_gib(capacity))}"></div>'
+    legend = "".join(
+        f'<span><span class="vs-dot" style="background:{CATEGORY_COLORS.get(c.category, "#999")}"></span>'
+        f"{e(component_name(c.name, lang))} {e(fmt_gib(c.bytes, 1))}</span>"
+        for c in components if c.bytes > 0)
+    return f'<div class="vs-bar" role="img" aria-label="memory by component">{"".join(segs)}{cap}</div>' \
+           f'<div class="vs-legend">{legend}</div>'
+
+
+def components_table(components: Sequence[Any], per_gpu: int, low: int, high: int, lang: str) -> str:
+    rows = []
+    for c in components:
+        note = f'<div class="vs-note">{e(c.note)}</div>' if c.note else ""
+        rows.append(({"data-name": c.name},
+                     e(component_name(c.name, lang)), gib_span(c.bytes).replace(" GiB", ""),
+                     f"{e(f'{c.lo / GiB:,.2f}')} – {e(f'{c.hi / GiB:,.2f}')}", f"<code>{e(c.formula)}</code>{note}"))
+    rows.append(({"class": "vs-sum", "data-name": "total"}, e(t("total", lang)),
+                 gib_span(per_gpu).replace(" GiB", ""), f"{low / GiB:,.2f} – {high / GiB:,.2f}", ""))
+    return table([t("component", lang), t("gib", lang), t("low_high", lang), t("formula", lang)], rows, numeric=(1, 2))
+
+
+def headline(est: Any, lang: str) -> str:
+    """Per-GPU total, its band, and whether it fits the chosen GPU(s)."""
+    parts = [f'<span class="vs-total" data-bytes="{est.per_gpu_bytes}">{e(fmt_gib(est.per_gpu_bytes))}</span>'
+             f' <span class="vs-sub">{e(t("per_gpu", lang))}</span>',
+             f'<span class="vs-band" data-low="{est.low_bytes}" data-high="{est.high_bytes}">{e(t("band", lang))} '
+             f"{e(fmt_gib(est.low_bytes))} – {e(fmt_gib(est.high_bytes))}</span>"]
+    if est.num_gpus > 1:
+        parts.append(f'<span class="vs-sub">{e(t("total_n", lang, total=fmt_gib(est.total_bytes), n=est.num_gpus))}</span>')
+    if est.gpu:
+        key = "fits" if est.fits else "no_fit"
+        cls = "vs-ok" if est.fits else "vs-bad"
+        text = t(key, lang, n=est.num_gpus, gpu=est.gpu.get("name", est.gpu.get("id")),
+                 mem=fmt_gib(est.gpu.get("usable_bytes", est.gpu["memory_bytes"])))
+        parts.append(f'<span class="vs-fit {cls}" data-fits="{str(bool(est.fits)).lower()}">{e(text)}</span>')
+    return f'<div class="vs-head">{"".join(parts)}</div>'
+
+
+def chips(items: Iterable[str]) -> str:
+    return '<div class="vs-chips">' + "".join(f'<span class="vs-chip">{e(x)}</span>' for x in items) + "</div>"
+
+
+def fits_on(rows: Sequence[dict], lang: str, heading_key: str = "runs_on", limit: int = 60) -> str:
+    if not rows:
+        return f'<div class="vs-h">{e(t(heading_key, lang))}</div><div class="vs-fits" data-count="0">{e(t("none_fit", lang))}</div>'
+    labels = [r["gpu"] + (f" ×{r['count']}" if r.get("count", 1) > 1 else "") for r in rows[:limit]]
+    more = f" … (+{len(rows) - limit})" if len(rows) > limit else ""
+    return (f'<div class="vs-h">{e(t(heading_key, lang))}</div><div class="vs-fits" data-count="{len(rows)}">'
+            f"{chips(labels)}{e(more)}</div>")
+
+
+def speed(d: dict | None, lang: str) -> str:
+    if not d or not d.get("decode_tokens_per_s"):
+        return ""
+    prefill = d.get("prefill_seconds")
+    text = t("speed_line", lang, prefill=f"{prefill:.2f}" if prefill is not None else "—",
+             decode=f"{d['decode_tokens_per_s']:,.0f}", per_seq=f"{d['decode_tokens_per_s_per_seq']:,.1f}")
+    return f'<div class="vs-h">{e(t("speed", lang))}</div><div class="vs-speed">{e(text)}</div>'
+
+
+def assumptions(items: Sequence[str], lang: str) -> str:
+    if not items:
+        return ""
+    lis = "".join(f"<li>{e(a)}</li>" for a in items)
+    return f'<details class="vs-assumptions"><summary>{e(t("assumptions", lang))} ({len(items)})</summary><ul>{lis}</ul></details>'
+
+
+def rules_of_thumb(rules: Sequence[dict], lang: str) -> str:
+    if not rules:
+        return ""
+    rows = [(e(r["rule"]), gib_span(r["bytes"], digits=1), e(f"{r['ratio_to_detailed']:.2f}"), e(r["source"]))
+            for r in rules]
+    return (f'<div class="vs-h">{e(t("rules", lang))}</div>'
+            + table([t("rule", lang), t("gib", lang), t("ratio", lang), t("source", lang)], rows, numeric=(1, 2)))
+
+
+def estimate_html(est: Any, lang: str, *, extra_top: str = "", extra: str = "", fits_heading: str = "runs_on") -> str:
+    """The full result block of an estimate."""
+    d = est.details
+    capacity = None
+    if est.gpu:
+        capacity = est.gpu.get("usable_bytes", est.gpu["memory_bytes"])
+    out = [f'<div class="vs-result" data-mode="{e(est.mode)}" data-engine="{e(est.engine)}">', extra_top,
+           headline(est, lang), bar(est.components, lang, capacity),
+           components_table(est.components, est.per_gpu_bytes, est.low_bytes, est.high_bytes, lang)]
+    if "kv_capacity_tokens" in d and d.get("max_concurrency") is not None:
+        text = t("kv_capacity", lang, tokens=f"{d['kv_capacity_tokens']:,}", len=f"{d.get('max_model_len') or 0:,}",
+                 conc=f"{d['max_concurrency']:.2f}")
+        out.append(f'<div class="vs-kvcap">{e(text)}</div>')
+    if est.host_bytes:
+        out.append(f'<div class="vs-host">{e(t("host", lang, mem=fmt_gib(est.host_bytes)))}</div>')
+    out.append(extra)
+    out.append(speed(d.get("speed"), lang))
+    out.append(fits_on(d.get("fits_on") or [], lang, fits_heading))
+    out.append(rules_of_thumb(d.get("rules_of_thumb") or [], lang))
+    out.append(assumptions(est.assumptions, lang))
+    out.append("</div>")
+    return "".join(x for x in out if x)
+
+
+def model_html(spec: Any, lang: str) -> str:
+    """One block describing the loaded model."""
+    active = t("active_part", lang, active=f"{fmt_count(spec.params_active)} ({spec.params_active:,})") if spec.is_moe else ""
+    line1 = t("model_line", lang, id=spec.id, family=spec.family, arch=spec.architecture, source=spec.source)
+    line2 = t("params_line", lang, total=f"{fmt_count(spec.params_total)} ({spec.params_total:,})", active=active,
+              layers=spec.num_layers, hidden=spec.hidden_size, vocab=f"{spec.vocab_size:,}")
+    return (f'<div class="vs-model" data-model="{e(spec.id)}" data-params="{spec.params_total}"><b>{e(line1)}</b>'
+            f"<div>{e(line2)}</div>{assumptions(spec.assumptions, lang)}</div>")

@@ -33,7 +33,8 @@ expect = sync_api.expect
 SHOTS = Path(__file__).resolve().parents[1] / "build" / "screenshots"
 LLAMA = "meta-llama/Llama-3.1-8B"
 MAX_UPLOAD = 64 * 1024
-TIMEOUT = 20_000  # ms: one update is ~0.1 s; this only bounds a stuck page
+TIMEOUT = 20_000  # ms: one update is ~0.1 s; this only bounds a stuck page (a cold CI box is slower)
+expect.set_options(timeout=TIMEOUT)
 
 
 def _free_port() -> int:

@@ -179,13 +179,9 @@ def layer_saves(spec: S.ModelSpec, layer: S.Layer, o: ActOptions) -> LayerSaves:
     return LayerSaves(n_norm, attn, mlp, lora, quad)
 
 
-def span(layer: S.Layer, seq: int) -> int:
-    """Attended keys per query that eager attention materialises (HF eager masks but computes s×s)."""
-    return seq
-
-
-def head_saves(spec: S.ModelSpec, e: float, r: float, head_trains: bool, norms_train: bool) -> float:
-    """Final norm (fp32 copy + normalised output) and the lm_head input, bytes per token."""
+def head_saves(spec: S.ModelSpec, e: float, head_trains: bool, norms_train: bool) -> float:
+    """Final norm (fp32 copy, rsqrt, normalised output if it trains) and the lm_head input if the head
+    trains, bytes per token."""
     h = spec.hidden_size
     return 4 * h + 4 + (e * h if norms_train else 0) + (e * h if head_trains else 0)
 

@@ -26,13 +26,12 @@ from .common import cuda_context
 from .inference import _gpu_dict
 from .result import ACTIVATIONS, CONTEXT, WEIGHTS, Component, Estimate
 from .trainable import Trainables, trainables
-from .weights import pipeline_stages
+from .weights import _SHARDED_ROLES, pipeline_stages
 
 OPTIMIZER = "optimizer"
 GRADIENTS = "gradients"
 BUFFERS = "buffers"
 
-_SHARDED_ROLES = S.LINEAR_ROLES | {S.ROLE_EMBED, S.ROLE_LM_HEAD, S.ROLE_VISION}
 
 
 @dataclass(frozen=True)
@@ -323,7 +322,7 @@ def _stage_estimate(spec, tr: Training, reg: Regime, trn: Trainables, st: _Stage
         act_formula += f" × {in_flight} micro-batches in flight (1F1B, first stage)"
     head_trains = trn.head_trains
     if st.has_head:
-        acts += head_saves(spec, reg.e, reg.r, head_trains, head_trains) * tokens / sp_div
+        acts += head_saves(spec, reg.e, head_trains, head_trains) * tokens / sp_div
     comps.append(Component("activations", int(acts), act_formula, ACTIVATIONS, int(acts * 0.9), int(acts * 1.15)))
 
     loss = 0.0

@@ -83,16 +83,24 @@ def _raw(values: Mapping[str, Any], name: str) -> str:
     return "" if v is None else str(v).strip()
 
 
-def parse_int(values: Mapping[str, Any], name: str, lang: str, *, lo: int = 1, hi: int | None = None,
-              tokens: bool = False, required: bool = True) -> int | None:
-    """A whole number from a text field; ``tokens`` accepts ``32k`` (= 32768). Empty → None when not required."""
+def _field(values: Mapping[str, Any], name: str, lang: str, required: bool) -> tuple[str, str, str] | None:
+    """(raw text, text without separators, label) of a number field; None when empty and optional."""
     raw = _raw(values, name)
     label = t(label_key(name), lang)
     if not raw:
         if required:
             raise InputError(t("err.empty", lang, label=label))
         return None
-    text = raw.replace(",", "").replace("_", "").replace(" ", "")
+    return raw, raw.replace(",", "").replace("_", "").replace(" ", ""), label
+
+
+def parse_int(values: Mapping[str, Any], name: str, lang: str, *, lo: int = 1, hi: int | None = None,
+              tokens: bool = False, required: bool = True) -> int | None:
+    """A whole number from a text field; ``tokens`` accepts ``32k`` (= 32768). Empty → None when not required."""
+    field = _field(values, name, lang, required)
+    if field is None:
+        return None
+    raw, text, label = field
     factor = 1
     if tokens and text[-1:] in ("k", "K"):
         factor, text = 1024, text[:-1]
@@ -113,13 +121,10 @@ def parse_int(values: Mapping[str, Any], name: str, lang: str, *, lo: int = 1, h
 def parse_float(values: Mapping[str, Any], name: str, lang: str, *, lo: float = 0.0, hi: float | None = None,
                 lo_open: bool = False, required: bool = True) -> float | None:
     """A number from a text field; ``lo_open`` refuses ``lo`` itself (for "must be positive")."""
-    raw = _raw(values, name)
-    label = t(label_key(name), lang)
-    if not raw:
-        if required:
-            raise InputError(t("err.empty", lang, label=label))
+    field = _field(values, name, lang, required)
+    if field is None:
         return None
-    text = raw.replace(",", "").replace("_", "").replace(" ", "")
+    raw, text, label = field
     if text[-1:] in ("b", "B") and name in ("size", "active", "p_params", "p_active"):
         text = text[:-1]
     try:

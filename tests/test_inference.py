@@ -123,8 +123,8 @@ def test_max_context_round_trip(engine):
     n = solve.max_context(LLAMA, wl, gpu)
     step = solve.context_step(wl)
     assert n > 0
-    at = wl.model_copy(update={"context": n, **({"max_model_len": n} if engine == "vllm" else {})})
-    over = wl.model_copy(update={"context": n + step, **({"max_model_len": n + step} if engine == "vllm" else {})})
+    at = wl.replace(**{"context": n, **({"max_model_len": n} if engine == "vllm" else {})})
+    over = wl.replace(**{"context": n + step, **({"max_model_len": n + step} if engine == "vllm" else {})})
     assert estimate_inference(LLAMA, at, gpu).fits
     assert not estimate_inference(LLAMA, over, gpu).fits
 
@@ -134,8 +134,8 @@ def test_max_batch_round_trip():
     gpu = find_gpu("RTX-4090")
     b = solve.max_batch(LLAMA, wl, gpu)
     assert b > 1
-    assert estimate_inference(LLAMA, wl.model_copy(update={"batch": b}), gpu).fits
-    assert not estimate_inference(LLAMA, wl.model_copy(update={"batch": b + 1}), gpu).fits
+    assert estimate_inference(LLAMA, wl.replace(batch=b), gpu).fits
+    assert not estimate_inference(LLAMA, wl.replace(batch=b + 1), gpu).fits
 
 
 def test_max_ngl_round_trip():
@@ -143,8 +143,8 @@ def test_max_ngl_round_trip():
     wl = make_inference(engine="llamacpp", weights="Q4_K_M", context=8192)
     n = solve.max_ngl(LLAMA, wl, gpu)
     assert 0 < n < 33
-    assert estimate_inference(LLAMA, wl.model_copy(update={"n_gpu_layers": n}), gpu).fits
-    assert not estimate_inference(LLAMA, wl.model_copy(update={"n_gpu_layers": n + 1}), gpu).fits
+    assert estimate_inference(LLAMA, wl.replace(n_gpu_layers=n), gpu).fits
+    assert not estimate_inference(LLAMA, wl.replace(n_gpu_layers=n + 1), gpu).fits
 
 
 def test_min_gpus_for_llama70b_on_h100():
@@ -155,9 +155,9 @@ def test_min_gpus_for_llama70b_on_h100():
     # minimal: no layout with fewer GPUs fits
     for tp, pp in ((1, 1), (2, 1), (1, 2)):
         if tp * pp < p.count:
-            assert not estimate_inference(spec, wl.model_copy(update={"tp": tp, "pp": pp}), H100).fits
+            assert not estimate_inference(spec, wl.replace(tp=tp, pp=pp), H100).fits
     # at util 0.95 two GPUs with TP 2 are enough (the common deployment)
-    p95 = solve.min_gpus(spec, wl.model_copy(update={"gpu_memory_utilization": 0.95}), H100)
+    p95 = solve.min_gpus(spec, wl.replace(gpu_memory_utilization=0.95), H100)
     assert (p95.count, p95.tp) == (2, 2)
 
 

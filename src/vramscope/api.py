@@ -112,7 +112,7 @@ def fit(model: str | ModelSpec, *, gpu: str | Any | None = None, gpu_memory: str
         max_context=solve.max_context(spec, wl, g),
         max_batch=solve.max_batch(spec, wl, g),
         max_n_gpu_layers=solve.max_ngl(spec, wl, g) if wl.engine == "llamacpp" else None,
-        workload=wl.model_dump(),
+        workload=wl.to_dict(),
     )
 
 
@@ -143,7 +143,7 @@ def estimate_training_workload(spec: ModelSpec, *, gpu=None, gpu_memory=None, gp
     from .estimators.training import estimate_training
     from .workload import Training, make_training
 
-    stray = sorted(k for k in workload if k in _INFERENCE_ONLY and k not in Training.model_fields)
+    stray = sorted(k for k in workload if k in _INFERENCE_ONLY and k not in Training.field_names())
     if stray:
         raise VramscopeError(f"{', '.join(stray)} apply to inference, not training (method={workload.get('method')!r})")
     if gpus is not None:

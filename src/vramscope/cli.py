@@ -512,8 +512,19 @@ def gpus_cmd(
 
 
 @app.command("schema")
-def schema_cmd() -> None:
-    """Print the JSON Schema of the `vramscope estimate --json` document."""
+def schema_cmd(
+    input_kind: Annotated[str, typer.Option("--input", help="Print the schema of an input instead: "
+                                            "inference | training (the workload options and their bounds).")] = "",
+) -> None:
+    """Print the JSON Schema of the `vramscope estimate --json` document (or of a workload)."""
+    if input_kind:
+        from . import workload
+
+        kinds = {"inference": workload.Inference, "training": workload.Training}
+        if input_kind not in kinds:
+            raise VramscopeError(f"unknown --input {input_kind!r}; choose inference or training")
+        _print_json(kinds[input_kind].json_schema())
+        return
     from .schema import estimate_schema
 
     _print_json(estimate_schema())

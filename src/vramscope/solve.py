@@ -28,7 +28,7 @@ def fits(est: Estimate) -> bool:
 
 
 def _fits_with(spec: ModelSpec, wl: Inference, gpu, **changes: Any) -> bool:
-    return fits(estimate_inference(spec, wl.model_copy(update=changes), gpu))
+    return fits(estimate_inference(spec, wl.replace(**changes), gpu))
 
 
 def _largest(ok, lo: int, hi: int) -> int:
@@ -81,7 +81,7 @@ def max_batch(spec: ModelSpec, wl: Inference, gpu) -> int:
 def max_ngl(spec: ModelSpec, wl: Inference, gpu) -> int:
     """llama.cpp: the largest ``-ngl`` (0 … n_layer + 1) that fits; -1 if even 0 does not."""
     if wl.engine != "llamacpp":
-        wl = wl.model_copy(update={"engine": "llamacpp"})
+        wl = wl.replace(engine="llamacpp")
     return _largest(lambda n: _fits_with(spec, wl, gpu, n_gpu_layers=n), 0, spec.num_layers + 1)
 
 
@@ -129,7 +129,7 @@ def min_gpus(spec: ModelSpec, wl: Inference, gpu, max_gpus: int = 64) -> Placeme
     options = sorted({(tp * pp, tp, pp) for tp in tps for pp in (1, 2, 3, 4, 6, 8) if tp * pp <= max_gpus
                       and pp <= spec.num_layers}, key=lambda o: (o[0], -o[1]))  # fewest GPUs, then TP over PP
     for count, tp, pp in options:
-        trial = wl.model_copy(update={"tp": tp, "pp": pp, "ep": tp if wl.ep > 1 else 1})
+        trial = wl.replace(tp=tp, pp=pp, ep=tp if wl.ep > 1 else 1)
         try:
             est = estimate_inference(spec, trial, gpu)
         except VramscopeError:

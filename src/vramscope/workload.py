@@ -1,5 +1,10 @@
 """Workloads: what the user runs, as validated, immutable value objects (no formulas here).
 
+Workloads are ``msgspec`` structs: validated (types, bounds, choices, unknown names) when built by
+:func:`make_inference` / :func:`make_training` or :meth:`_Workload.replace`, with a JSON Schema from
+``msgspec.json.schema``. (msgspec imports in a few ms where pydantic takes ~100 ms, and every CLI
+call builds a workload; the output document's schema in :mod:`vramscope.schema` stays pydantic.)
+
 Field names follow the engines: vLLM's ``max_model_len`` / ``gpu_memory_utilization`` /
 ``max_num_seqs`` / ``kv_cache_dtype`` (here ``kv_dtype``), llama.cpp's ``n_gpu_layers`` (``-ngl``),
 ``n_ctx``, ``n_batch`` / ``n_ubatch``, SGLang's ``mem_fraction_static``. Validation errors are
@@ -8,9 +13,10 @@ raised as :class:`~vramscope.errors.VramscopeError` with the field named.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+import msgspec
+from msgspec import Meta
 
 from .errors import VramscopeError
 
@@ -21,56 +27,125 @@ MAX_TOKENS = 100_000_000  # no model has a context beyond this; larger values ar
 MAX_BATCH = 1_000_000
 
 
-class Inference(BaseModel):
+class _Workload(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Shared behaviour of the workload structs (immutable; validated when built through
+    :func:`_build`)."""
+
+    def replace(self, **changes: Any):
+        """A copy with ``changes`` applied, validated like a fresh workload."""
+        return _build(type(self), {**self.to_dict(), **changes})
+
+    def to_dict(self) -> dict[str, Any]:
+        return msgspec.structs.asdict(self)
+
+    @classmethod
+    def field_names(cls) -> tuple[str, ...]:
+        return cls.__struct_fields__
+
+    @classmethod
+    def json_schema(cls) -> dict[str, Any]:
+        return msgspec.json.schema(cls)
+
+
+# msgspec's wording -> ours (the value given is appended from the input, not msgspec's type name)
+_HUMAN = (("Expected `int`", "must be a whole number"), ("Expected `float`", "must be a number"),
+          ("Expected `str`", "must be text"), ("Expected `bool`", "must be true or false"),
+          ("Expected `array | null`", "must be a (width, height) pair"),
+          ("Expected `array`", "must be a (width, height) pair"))
+
+
+def _build(cls, values: dict[str, Any]):
+    """``cls(**values)`` with msgspec's validation (lax: "3" and 3.0 are accepted for an int), its
+    errors turned into one :class:`VramscopeError` line naming the field and the value given."""
+    try:
+        return msgspec.convert(values, cls, strict=False)
+    except msgspec.ValidationError as exc:
+        raise VramscopeError(_describe(cls, str(exc), values)) from None
+
+
+def _describe(cls, message: str, values: dict[str, Any]) -> str:
+    kind = "invalid training workload" if cls.__name__ == "Training" else "invalid workload"
+    text, _, where = message.partition(" - at `$.")
+    field = where.rstrip("`").split(".")[0].split("[")[0]
+    if text.startswith("Object contains unknown field"):
+        name = text.split("`")[1]
+        return f"{kind}: unknown option {name!r}; valid options: {', '.join(cls.__struct_fields__)}"
+    if not field:  # raised by __post_init__: already a full sentence
+        return f"{kind}: {text}"
+    text = text.split(", got ")[0]
+    if text.startswith("Invalid enum value"):
+        text = "must be one of " + ", ".join(map(str, _choices(cls, field)))
+    for raw, human in _HUMAN:
+        if text.startswith(raw):
+            text = human + text[len(raw):]
+            break
+    given = f" (got {values[field]!r})" if field in values else ""
+    return f"{kind}: {field}: {text.strip()}{given}"
+
+
+def _choices(cls, field: str) -> tuple:
+    import typing
+
+    hint = typing.get_type_hints(cls, include_extras=True).get(field)
+    found: list = []
+
+    def walk(t):
+        if typing.get_origin(t) is Literal:
+            found.extend(typing.get_args(t))
+        for arg in typing.get_args(t):
+            if not isinstance(arg, Meta):
+                walk(arg)
+
+    walk(hint)
+    return tuple(found)
+
+
+class Inference(_Workload):
     """An inference deployment of one model."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
     engine: Engine = "hf"
-    weights: str | None = Field(None, description="weight format (bf16, fp8, nf4, awq, Q4_K_M …); None = as stored")
+    weights: Annotated[str, Meta(description="weight format (bf16, fp8, nf4, awq, Q4_K_M …); None = as stored")] | None = None
     kv_dtype: str = "auto"
-    batch: int = Field(1, ge=1, le=MAX_BATCH, description="concurrent sequences")
-    prompt_len: int = Field(1024, ge=0, le=MAX_TOKENS)
-    gen_len: int = Field(256, ge=0, le=MAX_TOKENS)
-    context: int | None = Field(None, ge=1, le=MAX_TOKENS, description="tokens per sequence (prompt + generated)")
+    batch: Annotated[int, Meta(ge=1, le=MAX_BATCH, description="concurrent sequences")] = 1
+    prompt_len: Annotated[int, Meta(ge=0, le=MAX_TOKENS)] = 1024
+    gen_len: Annotated[int, Meta(ge=0, le=MAX_TOKENS)] = 256
+    context: Annotated[int, Meta(ge=1, le=MAX_TOKENS, description="tokens per sequence (prompt + generated)")] | None = None
     # parallelism
-    tp: int = Field(1, ge=1, le=1024)
-    pp: int = Field(1, ge=1, le=1024)
-    ep: int = Field(1, ge=1, le=1024)
+    tp: Annotated[int, Meta(ge=1, le=1024)] = 1
+    pp: Annotated[int, Meta(ge=1, le=1024)] = 1
+    ep: Annotated[int, Meta(ge=1, le=1024)] = 1
     # vLLM / SGLang
-    gpu_memory_utilization: float = Field(0.9, gt=0.0, le=1.0)
-    max_model_len: int | None = Field(None, ge=1, le=MAX_TOKENS)
-    max_num_seqs: int | None = Field(None, ge=1, le=MAX_BATCH)
-    max_num_batched_tokens: int | None = Field(None, ge=1, le=MAX_TOKENS)
-    block_size: int = Field(16, ge=1, le=4096)
+    gpu_memory_utilization: Annotated[float, Meta(gt=0.0, le=1.0)] = 0.9
+    max_model_len: Annotated[int, Meta(ge=1, le=MAX_TOKENS)] | None = None
+    max_num_seqs: Annotated[int, Meta(ge=1, le=MAX_BATCH)] | None = None
+    max_num_batched_tokens: Annotated[int, Meta(ge=1, le=MAX_TOKENS)] | None = None
+    block_size: Annotated[int, Meta(ge=1, le=4096)] = 16
     enforce_eager: bool = False
-    mem_fraction_static: float | None = Field(None, gt=0.0, le=1.0)
+    mem_fraction_static: Annotated[float, Meta(gt=0.0, le=1.0)] | None = None
     # llama.cpp
-    n_gpu_layers: int | None = Field(None, ge=0, le=10_000, description="-ngl; None = all layers")
-    n_batch: int = Field(2048, ge=1, le=MAX_TOKENS)
-    n_ubatch: int = Field(512, ge=1, le=MAX_TOKENS)
+    n_gpu_layers: Annotated[int, Meta(ge=0, le=10_000, description="-ngl; None = all layers")] | None = None
+    n_batch: Annotated[int, Meta(ge=1, le=MAX_TOKENS)] = 2048
+    n_ubatch: Annotated[int, Meta(ge=1, le=MAX_TOKENS)] = 512
     flash_attn: bool = True
-    n_parallel: int = Field(1, ge=1, le=4096)
+    n_parallel: Annotated[int, Meta(ge=1, le=4096)] = 1
     kv_offload: bool = True
     # HF transformers
     cache: Literal["dynamic", "static"] = "dynamic"
     attn_impl: Literal["eager", "sdpa", "flash"] = "sdpa"
     # multimodal inputs per sequence
-    images: int = Field(0, ge=0, le=10_000)
+    images: Annotated[int, Meta(ge=0, le=10_000)] = 0
     image_size: tuple[int, int] | None = None
-    video_seconds: float = Field(0.0, ge=0.0, le=86_400)
-    fps: float | None = Field(None, gt=0.0, le=240)
-    audio_seconds: float = Field(0.0, ge=0.0, le=86_400)
+    video_seconds: Annotated[float, Meta(ge=0.0, le=86_400)] = 0.0
+    fps: Annotated[float, Meta(gt=0.0, le=240)] | None = None
+    audio_seconds: Annotated[float, Meta(ge=0.0, le=86_400)] = 0.0
 
-    @model_validator(mode="after")
-    def _check(self) -> Inference:
+    def __post_init__(self) -> None:
         if self.context is None and self.prompt_len + self.gen_len < 1:
             raise ValueError("the context (prompt + generated tokens) must be at least 1 token")
         if self.n_ubatch > self.n_batch:
             raise ValueError(f"n_ubatch ({self.n_ubatch}) cannot exceed n_batch ({self.n_batch})")
         if self.image_size is not None and min(self.image_size) <= 0:
             raise ValueError(f"image_size must be positive, got {self.image_size}")
-        return self
 
     @property
     def tokens(self) -> int:
@@ -83,21 +158,8 @@ class Inference(BaseModel):
 
 
 def make_inference(**kwargs) -> Inference:
-    """Build an :class:`Inference`, turning pydantic's errors into one clear VramscopeError."""
-    try:
-        return Inference(**{k: v for k, v in kwargs.items() if v is not None})
-    except ValidationError as exc:
-        raise VramscopeError(_describe(exc)) from None
-
-
-def _describe(exc: ValidationError) -> str:
-    parts = []
-    for err in exc.errors():
-        where = ".".join(str(x) for x in err["loc"]) or "workload"
-        msg = err["msg"].removeprefix("Value error, ")
-        value = err.get("input")
-        parts.append(f"{where}: {msg}" + (f" (got {value!r})" if where != "workload" and not isinstance(value, dict) else ""))
-    return "invalid workload: " + "; ".join(parts)
+    """Build a validated :class:`Inference` (None values mean "the default")."""
+    return _build(Inference, {k: v for k, v in kwargs.items() if v is not None})
 
 
 # --- training ---------------------------------------------------------------------------------
@@ -112,63 +174,62 @@ Optimizer = Literal["adamw", "adam", "adamw-8bit", "paged-adamw-8bit", "paged-ad
 RL_KINDS: tuple[str, ...] = ("grpo", "dpo", "ppo")
 
 
-class Training(BaseModel):
+class Training(_Workload):
     """A training / fine-tuning / RL run of one model (per-GPU view; names follow HF, PEFT, TRL, DeepSpeed).
 
     ``batch`` is the micro-batch per GPU (HF ``per_device_train_batch_size``; for GRPO it counts
     completions, as TRL does), ``seq_len`` the tokens per sequence.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
     method: Method = "full"
     precision: Precision = "bf16"
     optimizer: Optimizer = "adamw"
     optimizer_impl: Literal["fused", "foreach", "forloop"] = "fused"
     optimizer_in_backward: bool = False
-    batch: int = Field(1, ge=1, le=MAX_BATCH, description="micro-batch per GPU")
-    seq_len: int = Field(2048, ge=1, le=MAX_TOKENS)
-    grad_accum: int = Field(1, ge=1, le=1_000_000)
-    grad_ckpt: Literal["none", "full", "selective", "offload"] = "none"
+    batch: Annotated[int, Meta(ge=1, le=MAX_BATCH, description="micro-batch per GPU")] = 1
+    seq_len: Annotated[int, Meta(ge=1, le=MAX_TOKENS)] = 2048
+    grad_accum: Annotated[int, Meta(ge=1, le=1_000_000)] = 1
+    grad_ckpt: Annotated[Literal["none", "full", "selective", "offload"], Meta(description="None: off, except GRPO (TRL's GRPOConfig defaults to gradient_checkpointing=True)")] | None = None
     attn: Literal["eager", "sdpa", "flash"] = "sdpa"
-    padding: bool = Field(False, description="padded batches with an attention mask (SDPA then repeats K/V)")
-    loss: Literal["hf", "chunked", "fused"] = Field("hf", description="hf: fp32 logits + CE; chunked: 8 chunks; fused: Liger/CCE")
+    padding: Annotated[bool, Meta(description="padded batches with an attention mask (SDPA then repeats K/V)")] = False
+    loss: Annotated[Literal["hf", "chunked", "fused"], Meta(description="hf: fp32 logits + CE; chunked: 8 chunks; fused: Liger/CCE")] = "hf"
     # PEFT
-    lora_rank: int = Field(16, description="LoRA rank r")
-    lora_targets: str = Field("default", description="comma-separated module names, 'all-linear', or 'default' (PEFT's)")
+    lora_rank: Annotated[int, Meta(description="LoRA rank r")] = 16
+    lora_targets: Annotated[str, Meta(description="comma-separated module names, 'all-linear', or 'default' (PEFT's)")] = "default"
     lora_dtype: Literal["fp32", "bf16"] = "fp32"
-    lora_dropout: float = Field(0.0, ge=0.0, lt=1.0)
-    quant: Literal["nf4", "fp4", "int8"] = Field("nf4", description="QLoRA base format")
+    lora_dropout: Annotated[float, Meta(ge=0.0, lt=1.0)] = 0.0
+    quant: Annotated[Literal["nf4", "fp4", "int8"], Meta(description="QLoRA base format")] = "nf4"
     double_quant: bool = True
-    trainable_layers: int = Field(2, ge=0, le=100_000, description="freeze: the last N layers train")
-    num_virtual_tokens: int = Field(20, ge=1, le=100_000, description="prefix / prompt / p-tuning")
-    galore_rank: int = Field(128, ge=1, le=100_000)
+    trainable_layers: Annotated[int, Meta(ge=0, le=100_000, description="freeze: the last N layers train")] = 2
+    num_virtual_tokens: Annotated[int, Meta(ge=1, le=100_000, description="prefix / prompt / p-tuning")] = 20
+    galore_rank: Annotated[int, Meta(ge=1, le=100_000)] = 128
     # parallelism (per-GPU view)
-    gpus: int | None = Field(None, ge=1, le=100_000, description="total GPUs; default tp·pp·cp·dp")
-    dp: int | None = Field(None, ge=1, le=100_000)
-    tp: int = Field(1, ge=1, le=1024)
-    pp: int = Field(1, ge=1, le=1024)
-    ep: int = Field(1, ge=1, le=1024)
-    cp: int = Field(1, ge=1, le=1024)
+    gpus: Annotated[int, Meta(ge=1, le=100_000, description="total GPUs; default tp·pp·cp·dp")] | None = None
+    dp: Annotated[int, Meta(ge=1, le=100_000)] | None = None
+    tp: Annotated[int, Meta(ge=1, le=1024)] = 1
+    pp: Annotated[int, Meta(ge=1, le=1024)] = 1
+    ep: Annotated[int, Meta(ge=1, le=1024)] = 1
+    cp: Annotated[int, Meta(ge=1, le=1024)] = 1
     sequence_parallel: bool = True
-    zero: int = Field(0, description="DeepSpeed ZeRO stage 0-3")
+    zero: Annotated[int, Meta(description="DeepSpeed ZeRO stage 0-3")] = 0
     fsdp: Literal["none", "full", "grad-op", "hybrid"] = "none"
-    fsdp_node_gpus: int = Field(8, ge=1, le=1024, description="HYBRID_SHARD shards within a node of this many GPUs")
+    fsdp_node_gpus: Annotated[int, Meta(ge=1, le=1024, description="HYBRID_SHARD shards within a node of this many GPUs")] = 8
     offload: Literal["none", "optimizer", "params"] = "none"
-    ddp_bucket_view: bool = Field(False, description="DDP gradient_as_bucket_view (HF default False)")
+    ddp_bucket_view: Annotated[bool, Meta(description="DDP gradient_as_bucket_view (HF default False)")] = False
     # RL / preference
     rl: Literal["grpo", "dpo", "ppo"] | None = None
-    num_generations: int = Field(8, ge=1, le=4096)
-    prompt_len: int = Field(512, ge=1, le=MAX_TOKENS, description="RL prompt tokens")
-    completion_len: int = Field(512, ge=1, le=MAX_TOKENS, description="RL max_completion_length")
-    beta: float | None = Field(None, ge=0.0, description="KL coefficient; GRPO: reference model only when > 0")
+    num_generations: Annotated[int, Meta(ge=1, le=4096)] = 8
+    prompt_len: Annotated[int, Meta(ge=1, le=MAX_TOKENS, description="RL prompt tokens")] = 512
+    completion_len: Annotated[int, Meta(ge=1, le=MAX_TOKENS, description="RL max_completion_length")] = 512
+    beta: Annotated[float, Meta(ge=0.0, description="KL coefficient; GRPO: reference model only when > 0")] | None = None
     use_vllm: bool = False
     vllm_mode: Literal["colocate", "server"] = "colocate"
-    vllm_gpu_memory_utilization: float = Field(0.3, gt=0.0, le=1.0)
+    vllm_gpu_memory_utilization: Annotated[float, Meta(gt=0.0, le=1.0)] = 0.3
     precompute_ref_log_probs: bool = False
 
-    @model_validator(mode="after")
-    def _check(self) -> Training:
+    def __post_init__(self) -> None:
+        if self.grad_ckpt is None:
+            msgspec.structs.force_setattr(self, "grad_ckpt", "full" if self.rl == "grpo" else "none")
         if self.lora_rank <= 0:
             raise ValueError(f"lora_rank must be a positive integer (LoRA rank r), got {self.lora_rank}")
         if self.lora_rank > 65_536:
@@ -192,7 +253,6 @@ class Training(BaseModel):
             raise ValueError(f"expert parallel size {self.ep} must divide dp×tp = {self.data_parallel * self.tp}")
         if self.seq_len % self.cp:
             raise ValueError(f"context parallel size {self.cp} must divide seq_len {self.seq_len}")
-        return self
 
     @property
     def data_parallel(self) -> int:
@@ -212,8 +272,5 @@ class Training(BaseModel):
 
 
 def make_training(**kwargs) -> Training:
-    """Build a :class:`Training`, turning pydantic's errors into one clear VramscopeError."""
-    try:
-        return Training(**{k: v for k, v in kwargs.items() if v is not None})
-    except ValidationError as exc:
-        raise VramscopeError(_describe(exc).replace("invalid workload", "invalid training workload")) from None
+    """Build a validated :class:`Training` (None values mean "the default")."""
+    return _build(Training, {k: v for k, v in kwargs.items() if v is not None})

@@ -25,7 +25,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from .. import spec as S
-from .trainable import Linear, _per_spec, decoder_linears
+from ..memo import per_spec
+from .trainable import Linear, decoder_linears
 
 ATTN_IN_ROLES = {S.ROLE_ATTN_Q, S.ROLE_ATTN_K, S.ROLE_ATTN_V, S.ROLE_ATTN_QKV, S.ROLE_ATTN_Q_A, S.ROLE_ATTN_KV_A}
 MLP_IN_ROLES = {S.ROLE_FFN_GATE, S.ROLE_FFN_UP, S.ROLE_FFN_GATE_UP}
@@ -60,7 +61,7 @@ class ActOptions:
     fp8: bool = False
 
 
-@_per_spec
+@per_spec
 def _layer_linears(spec: S.ModelSpec) -> dict[int, tuple[Linear, ...]]:
     out: dict[int, list[Linear]] = defaultdict(list)
     for lin in decoder_linears(spec):
@@ -68,7 +69,7 @@ def _layer_linears(spec: S.ModelSpec) -> dict[int, tuple[Linear, ...]]:
     return {k: tuple(v) for k, v in out.items()}
 
 
-@_per_spec
+@per_spec
 def _layer_norms(spec: S.ModelSpec) -> dict[int, tuple[str, ...]]:
     out: dict[int, list[str]] = defaultdict(list)
     for t in spec.tensors:

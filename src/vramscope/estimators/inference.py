@@ -30,7 +30,7 @@ def estimate_inference(spec: ModelSpec, wl: Inference, gpu=None) -> Estimate:
                "params_active": spec.params_active, "weights_format": s.weights.format},
         mode="inference",
         engine=wl.engine,
-        workload=wl.model_dump(),
+        workload=wl.to_dict(),
         components=tuple(comps),
         num_gpus=wl.num_gpus,
         gpu=_gpu_dict(gpu),

@@ -63,7 +63,7 @@ def estimate_rl(spec: S.ModelSpec, tr: Training, gpu, notes: list[str] | None = 
                 notes.append("colocated vLLM share computed for an 80 GiB GPU; pass a GPU for its own size")
         elif tr.use_vllm:
             notes.append("vLLM server mode: generation runs on other GPUs, not counted here")
-        est = _estimate(spec, tr.model_copy(update={"loss": "fused"}), gpu, tokens_per_seq=P + C, sequences=b,
+        est = _estimate(spec, tr.replace(loss="fused"), gpu, tokens_per_seq=P + C, sequences=b,
                         extra=extra, assumptions=notes, mode="rl-grpo")
         if not tr.use_vllm:
             gen = _generation_phase(spec, tr, est)

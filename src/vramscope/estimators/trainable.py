@@ -20,23 +20,8 @@ from dataclasses import dataclass
 
 from .. import spec as S
 from ..errors import VramscopeError
+from ..memo import per_spec
 from ..workload import Training
-
-
-def _per_spec(fn):
-    """Memoise a function of one ModelSpec by identity (specs hold dicts, so they are not hashable)."""
-    cache: dict[int, tuple] = {}
-
-    def wrapper(spec):
-        hit = cache.get(id(spec))
-        if hit is None or hit[0] is not spec:
-            if len(cache) > 64:
-                cache.clear()
-            hit = (spec, fn(spec))
-            cache[id(spec)] = hit
-        return hit[1]
-
-    return wrapper
 
 
 @dataclass(frozen=True)
@@ -67,7 +52,7 @@ class Trainables:
         return self.trainable_base + self.adapter
 
 
-@_per_spec
+@per_spec
 def decoder_linears(spec: S.ModelSpec) -> tuple[Linear, ...]:
     """Every 2-D Linear weight of the text decoder (not experts, not routers), in layer order."""
     out = []

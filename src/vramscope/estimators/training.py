@@ -183,9 +183,9 @@ def estimate_training(spec: S.ModelSpec, tr: Training, gpu=None) -> Estimate:
     """Peak GPU memory of one training step on the busiest GPU."""
     check_training_layout(spec, tr)
     notes = []
-    if tr.rl == "grpo" and "grad_ckpt" not in tr.model_fields_set:
-        tr = tr.model_copy(update={"grad_ckpt": "full"})  # TRL's GRPOConfig: gradient_checkpointing=True
-        notes.append("gradient checkpointing on (TRL GRPOConfig's default; pass grad_ckpt to change it)")
+    if tr.rl == "grpo" and tr.grad_ckpt == "full":
+        notes.append("gradient checkpointing on (TRL GRPOConfig's default gradient_checkpointing=True; "
+                     "pass grad_ckpt='none' to compare)")
     if tr.rl is not None:
         from .rl import estimate_rl
 
@@ -444,7 +444,7 @@ def _stage_estimate(spec, tr: Training, reg: Regime, trn: Trainables, st: _Stage
     est = Estimate(
         model={"id": spec.id, "params_total": spec.params_total, "params_active": spec.params_active,
                "family": spec.family, "weights_format": _weights_label(tr, reg)},
-        mode=mode, engine="hf", workload=tr.model_dump(), components=tuple(comps), num_gpus=tr.num_gpus,
+        mode=mode, engine="hf", workload=tr.to_dict(), components=tuple(comps), num_gpus=tr.num_gpus,
         gpu=_gpu_dict(gpu),
         assumptions=tuple(n for n in dict.fromkeys(notes) if n), details=details, host_bytes=int(host),
     )

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from .. import spec as S
 from ..errors import VramscopeError
 from ..formats import checkpoint_format, get_format
+from ..memo import per_spec
 
 _SHARDED_ROLES = S.LINEAR_ROLES | {S.ROLE_EMBED, S.ROLE_LM_HEAD, S.ROLE_VISION, S.ROLE_ATTN_SINKS}
 
@@ -31,7 +32,8 @@ class StagedWeights:
     tensor_bytes: tuple[tuple[S.Tensor, int], ...]
 
 
-def tensor_bytes(spec: S.ModelSpec, weights: str | None, *, include_encoders: bool = True) -> tuple[str, list[tuple[S.Tensor, int]]]:
+@per_spec
+def tensor_bytes(spec: S.ModelSpec, weights: str | None, *, include_encoders: bool = True) -> tuple[str, tuple[tuple[S.Tensor, int], ...]]:
     """(format name, [(tensor, bytes)]) for every loaded tensor (MTP excluded).
 
     ``weights=None`` means as stored: a GGUF file's own tensor bytes, else the checkpoint's format
@@ -40,31 +42,22 @@ def tensor_bytes(spec: S.ModelSpec, weights: str | None, *, include_encoders: bo
     tensors = [t for t in spec.tensors if t.component != S.COMPONENT_MTP
                and (include_encoders or t.component == S.COMPONENT_TEXT)]
     if weights is None and all(t.nbytes is not None for t in tensors) and tensors:
-        return f"{spec.quantization.get('gguf_file_type', 'gguf') if spec.quantization else 'gguf'} (file)", [
-            (t, int(t.nbytes)) for t in tensors]
+        return f"{spec.quantization.get('gguf_file_type', 'gguf') if spec.quantization else 'gguf'} (file)", tuple(
+            (t, int(t.nbytes)) for t in tensors)
     fmt = checkpoint_format(spec) if weights is None else get_format(weights)
     if fmt.gguf_preset is not None:
-        planned = _planned_bytes(fmt.gguf_preset, spec)
+        planned = _planned_bytes(spec, fmt.gguf_preset)
         # tensors llama.cpp keeps in a separate mmproj file are counted at 16 bits
-        return fmt.name, [(t, planned.get(id(t), t.numel * 2)) for t in tensors]
-    return fmt.name, [(t, round(fmt.tensor_bytes(t))) for t in tensors]
+        return fmt.name, tuple((t, planned.get(id(t), t.numel * 2)) for t in tensors)
+    return fmt.name, tuple((t, round(fmt.tensor_bytes(t))) for t in tensors)
 
 
-_PLANS: dict[tuple[str, int], tuple[S.ModelSpec, dict[int, int]]] = {}
+@per_spec
+def _planned_bytes(spec: S.ModelSpec, preset: str) -> dict[int, int]:
+    """llama.cpp's per-tensor bytes for a preset (memoised: solvers ask many times)."""
+    from ..formats.gguf_mix import plan
 
-
-def _planned_bytes(preset: str, spec: S.ModelSpec) -> dict[int, int]:
-    """llama.cpp's per-tensor bytes for a preset, memoised per spec (solvers ask many times)."""
-    key = (preset, id(spec))
-    hit = _PLANS.get(key)
-    if hit is None or hit[0] is not spec:
-        from ..formats.gguf_mix import plan
-
-        if len(_PLANS) > 64:
-            _PLANS.clear()
-        hit = (spec, {id(p.tensor): p.nbytes for p in plan(preset, spec)})
-        _PLANS[key] = hit
-    return hit[1]
+    return {id(p.tensor): p.nbytes for p in plan(preset, spec)}
 
 
 def pipeline_stages(num_layers: int, pp: int) -> list[tuple[int, ...]]:
@@ -79,6 +72,7 @@ def pipeline_stages(num_layers: int, pp: int) -> list[tuple[int, ...]]:
     return stages
 
 
+@per_spec
 def staged_weights(spec: S.ModelSpec, weights: str | None, tp: int = 1, pp: int = 1, ep: int = 1) -> StagedWeights:
     """Weight bytes per GPU under TP × PP (× EP) sharding."""
     name, items = tensor_bytes(spec, weights)
@@ -103,4 +97,4 @@ def staged_weights(spec: S.ModelSpec, weights: str | None, tp: int = 1, pp: int 
         else:
             sums[-1] += share  # final norm, output head
     per_stage = tuple(int(round(s)) for s in sums)
-    return StagedWeights(name, max(per_stage), per_stage, tuple(stages), total, tuple(items))
+    return StagedWeights(name, max(per_stage), per_stage, tuple(stages), total, items)

@@ -155,14 +155,34 @@ class _FakeMeta:
         self.files_metadata = files
 
 
-def test_hub_reads_config_and_safetensors_headers(tmp_path, monkeypatch):
+def _fake_download(path, calls: list):
+    """hf_hub_download that has nothing cached locally and serves ``path`` from the "network"."""
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    def download(repo, name, revision=None, local_files_only=False):
+        if local_files_only:
+            raise LocalEntryNotFoundError("not in the local cache")
+        calls.append(repo)
+        return str(path)
+
+    return download
+
+
+@pytest.fixture
+def hub_reachable(monkeypatch):
+    from vramscope.sources import hub
+
+    monkeypatch.setattr(hub, "check_reachable", lambda *a, **k: None)
+
+
+def test_hub_reads_config_and_safetensors_headers(tmp_path, monkeypatch, hub_reachable):
     import huggingface_hub
 
 
     cfg = tmp_path / "config.json"
     cfg.write_text(json.dumps(catalog_config("meta-llama__Llama-3.2-1B")))
     calls = []
-    monkeypatch.setattr(huggingface_hub, "hf_hub_download", lambda repo, name, revision=None: calls.append(repo) or str(cfg))
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", _fake_download(cfg, calls))
     monkeypatch.setattr(
         huggingface_hub,
         "get_safetensors_metadata",
@@ -189,7 +209,7 @@ def test_hub_offline_is_a_clear_message(monkeypatch, tmp_path):
         load_model("nobody-xyz/not-cached-model")
 
 
-def test_hub_missing_repo_is_model_not_found(monkeypatch):
+def test_hub_missing_repo_is_model_not_found(monkeypatch, hub_reachable):
     import huggingface_hub
     from huggingface_hub import errors
 
@@ -218,3 +238,70 @@ def test_hub_offline_reads_only_the_local_cache(tmp_path, monkeypatch):
     spec = load_model("someone/cached-model", offline=True)
     assert seen == {"local_files_only": True}
     assert spec.params_total == 1_235_814_400 and spec.stored is None
+
+
+def test_unreachable_hub_fails_at_once_in_one_line(monkeypatch, tmp_path, capsys):
+    """No 25 s of huggingface_hub retries: a 3 s TCP probe answers first, and the CLI prints one line."""
+    import socket
+    import time
+
+    import huggingface_hub
+
+    from conftest import run_cli
+
+    def no_dns(*a, **k):
+        raise socket.gaierror(-2, "Name or service not known")
+
+    calls: list = []
+    monkeypatch.setattr(socket, "create_connection", no_dns)
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", _fake_download(tmp_path / "never.json", calls))
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    t = time.perf_counter()
+    with pytest.raises(OfflineError, match="cannot reach the Hugging Face hub at huggingface.co:443"):
+        load_model("someone/not-cached-model")
+    assert time.perf_counter() - t < 2 and calls == []  # never went to the network
+    code, out, err = run_cli(["estimate", "someone/not-cached-model"], capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "Name or service not known" in err
+
+
+def test_hub_fetch_is_announced_to_the_progress_listener(tmp_path, monkeypatch, hub_reachable):
+    import contextlib
+
+    import huggingface_hub
+
+    from vramscope import progress
+
+    cfg = tmp_path / "config.json"
+    cfg.write_text(json.dumps(catalog_config("meta-llama__Llama-3.2-1B")))
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", _fake_download(cfg, []))
+    monkeypatch.setattr(huggingface_hub, "get_safetensors_metadata", lambda *a, **k: _FakeMeta({}))
+    monkeypatch.setenv("VRAMSCOPE_CACHE", str(tmp_path / "cache"))
+    seen: list[str] = []
+    previous = progress.set_listener(lambda message: seen.append(message) or contextlib.nullcontext())
+    try:
+        load_model("someone/tiny", offline=False)
+        load_model("meta-llama/Llama-3.1-8B")  # catalog: nothing slow, nothing announced
+    finally:
+        progress.set_listener(previous)
+    assert seen == ["reading someone/tiny/config.json from the Hugging Face hub…",
+                    "reading the safetensors headers of someone/tiny (no weights are downloaded)…"]
+
+
+def test_cached_hub_config_needs_no_network(tmp_path, monkeypatch):
+    """A model read once answers from the HF cache on a machine without network, config alone."""
+    import socket
+
+    import huggingface_hub
+
+    cfg = tmp_path / "config.json"
+    cfg.write_text(json.dumps(catalog_config("meta-llama__Llama-3.2-1B")))
+    def no_network(*a, **k):
+        raise socket.gaierror(-2, "Name or service not known")
+
+    monkeypatch.setattr(socket, "create_connection", no_network)
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", lambda repo, name, revision=None, **kw: str(cfg))
+    monkeypatch.setattr(huggingface_hub, "get_safetensors_metadata", lambda *a, **k: pytest.fail("used the network"))
+    monkeypatch.setenv("VRAMSCOPE_CACHE", str(tmp_path / "cache"))
+    spec = load_model("someone/cached", offline=False)
+    assert spec.params_total == 1_235_814_400 and spec.stored is None
+    assert any("config.json alone" in a for a in spec.assumptions)

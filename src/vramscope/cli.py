@@ -593,9 +593,9 @@ def trace_cmd(
 ) -> None:
     """Exact mode: run the real transformers model on fake tensors and report its peak by category."""
     from .exact.trace import trace_inference, trace_training
+    from .progress import activity
 
-    con = _console()
-    with con.status("tracing on fake tensors…", spinner="dots") if not as_json else _null():
+    with activity(f"tracing {model} on fake tensors…"):
         if inference:
             res = trace_inference(model, batch=batch, prompt_len=prompt_len, gen_len=gen_len, attn=attn, dtype=dtype,
                                   extrapolate=not no_extrapolate)
@@ -609,6 +609,7 @@ def trace_cmd(
         return
     from .units import fmt_gib
 
+    con = _console()
     how = (f"layers {', '.join(map(str, res.traced_layers))} traced, extrapolated to {res.num_layers}"
            if res.extrapolated else f"all {res.num_layers} layers traced")
     con.print(f"[bold]{res.model}[/bold] — {res.workload}; {how}; {res.seconds:.1f} s")
@@ -621,14 +622,6 @@ def trace_cmd(
         con.print(f"KV cache at the end: {fmt_gib(res.final_categories.get('kv_cache', 0))}")
     for n in res.notes:
         con.print(f"[yellow]note:[/yellow] {n}", highlight=False)
-
-
-class _null:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
 
 
 @app.command("measure")
@@ -674,8 +667,18 @@ def web_cmd(
     serve(host=host, port=port)
 
 
+def _spinner(message: str):
+    """A transient spinner on stderr (stdout stays clean for --json); nothing when stderr is not a terminal."""
+    from rich.console import Console
+
+    return Console(stderr=True).status(message, spinner="dots")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app, turning VramscopeError into one line and exit status 2."""
+    from .progress import set_listener
+
+    previous = set_listener(_spinner)
     try:
         app(args=argv, standalone_mode=False)
     except VramscopeError as exc:
@@ -695,6 +698,8 @@ def main(argv: list[str] | None = None) -> None:
         if type(exc).__name__ == "Exit":
             raise SystemExit(getattr(exc, "exit_code", 0)) from None
         raise
+    finally:
+        set_listener(previous)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,19 +1,28 @@
 """A Hugging Face hub id: its config.json plus the safetensors headers (dtype and shape of every
 stored tensor), read through ``huggingface_hub`` without downloading weights.
 
-config.json goes through ``hf_hub_download`` (cached in the HF cache, so a second run works
-offline); the safetensors metadata is cached by vramscope as JSON under
-``$VRAMSCOPE_CACHE`` (default ``~/.cache/vramscope``).
+config.json goes through ``hf_hub_download`` and is read from the HF cache first (a model read once
+works offline and instantly; delete it from the HF cache to refresh it); the safetensors metadata is
+cached by vramscope as JSON under ``$VRAMSCOPE_CACHE`` (default ``~/.cache/vramscope``).
+
+Before any network call the hub's host is probed with a 3 s TCP connect: without it, an offline
+machine waits ~25 s through huggingface_hub's five retries (and prints each one) before failing.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
+from urllib.parse import urlparse
 
 from ..errors import ModelNotFoundError, OfflineError, VramscopeError
+from ..progress import activity
 from ..spec import ModelSpec, StoredWeights
 
 # bytes per element of safetensors dtypes (safetensors format spec)
@@ -62,16 +71,55 @@ def _translate(exc: Exception, repo_id: str) -> VramscopeError:
     return ModelNotFoundError(f"could not read {repo_id} from the Hugging Face hub: {exc}")
 
 
+PROBE_TIMEOUT_S = 3.0
+
+
+def check_reachable(endpoint: str | None = None, timeout: float = PROBE_TIMEOUT_S) -> None:
+    """Raise :class:`OfflineError` at once when the hub's host cannot be reached (DNS or TCP)."""
+    if endpoint is None:
+        from huggingface_hub import constants
+
+        endpoint = constants.ENDPOINT  # honours HF_ENDPOINT (mirrors)
+    url = urlparse(endpoint)
+    host, port = url.hostname or "huggingface.co", url.port or (80 if url.scheme == "http" else 443)
+    try:
+        socket.create_connection((host, port), timeout=timeout).close()
+    except OSError as exc:
+        raise OfflineError(
+            f"cannot reach the Hugging Face hub at {host}:{port} ({exc.strerror or exc}); use a catalog name "
+            "(vramscope models), a local config.json, or a GGUF file, or set HF_ENDPOINT to a mirror"
+        ) from None
+
+
+@contextmanager
+def _quiet_hub() -> Iterator[None]:
+    """huggingface_hub logs each retry as a warning; the CLI promises one line per error."""
+    log = logging.getLogger("huggingface_hub")
+    level = log.level
+    log.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        log.setLevel(level)
+
+
 def fetch_config(repo_id: str, revision: str | None = None, *, offline: bool = False) -> dict:
     hub = _hub()
     from .config_file import read_config
 
     try:
-        kwargs = {"local_files_only": True} if offline else {}
-        path = hub.hf_hub_download(repo_id, "config.json", revision=revision, **kwargs)
+        path = hub.hf_hub_download(repo_id, "config.json", revision=revision, local_files_only=True)
     except Exception as exc:  # noqa: BLE001 - every hub failure becomes one clear error
-        raise _translate(exc, repo_id) from exc
+        if offline:
+            raise _translate(exc, repo_id) from exc
+        check_reachable()
+        try:
+            with activity(f"reading {repo_id}/config.json from the Hugging Face hub…"), _quiet_hub():
+                path = hub.hf_hub_download(repo_id, "config.json", revision=revision)
+        except Exception as exc2:  # noqa: BLE001
+            raise _translate(exc2, repo_id) from exc2
     return read_config(Path(path))
+
 
 
 def fetch_stored(repo_id: str, revision: str | None = None, *, offline: bool = False) -> StoredWeights | None:
@@ -86,9 +134,14 @@ def fetch_stored(repo_id: str, revision: str | None = None, *, offline: bool = F
             pass  # a broken cache entry is refetched
     if offline:
         return None  # not cached: the config alone still answers
+    try:
+        check_reachable()
+    except OfflineError:
+        return None  # config.json came from the HF cache; the config alone still answers
     hub = _hub()
     try:
-        meta = hub.get_safetensors_metadata(repo_id, revision=revision)
+        with activity(f"reading the safetensors headers of {repo_id} (no weights are downloaded)…"), _quiet_hub():
+            meta = hub.get_safetensors_metadata(repo_id, revision=revision)
     except Exception as exc:  # noqa: BLE001
         err = _translate(exc, repo_id)
         if isinstance(err, OfflineError):
@@ -113,4 +166,7 @@ def spec_from_hub(repo_id: str, revision: str | None = None, *, offline: bool = 
     config = fetch_config(repo_id, revision, offline=offline)
     spec = spec_from_config(config, model_id=repo_id, source="hub", where=f"{repo_id}/config.json")
     stored = fetch_stored(repo_id, revision, offline=offline)
-    return replace(spec, stored=stored) if stored is not None else spec
+    if stored is None:
+        return replace(spec, assumptions=(*spec.assumptions, "stored tensor dtypes not read (offline, or no "
+                                          "safetensors files): weights sized from config.json alone"))
+    return replace(spec, stored=stored)

@@ -12,7 +12,7 @@ from .errors import VramscopeError
 from .estimators.inference import estimate_inference
 from .estimators.result import Estimate
 from .spec import ModelSpec
-from .workload import make_inference
+from .workload import Inference, make_inference
 
 
 def _spec(model: str | ModelSpec, active: str | int | None = None) -> ModelSpec:
@@ -54,11 +54,7 @@ def estimate(model: str | ModelSpec, *, gpu: str | Any | None = None, gpu_memory
     spec = _spec(model, active)
     if is_training(workload):
         return estimate_training_workload(spec, gpu=gpu, gpu_memory=gpu_memory, gpus=gpus, **workload)
-    if gpus is not None:
-        if workload.get("tp", 1) not in (1, gpus):
-            raise VramscopeError("give either gpus or tp, not both")
-        workload["tp"] = gpus
-    wl = make_inference(**workload)
+    wl = inference_workload(gpus, workload)
     g = resolve_gpu(gpu, gpu_memory)
     est = estimate_inference(spec, wl, g)
     from . import solve
@@ -101,9 +97,7 @@ def fit(model: str | ModelSpec, *, gpu: str | Any | None = None, gpu_memory: str
     from . import solve
 
     spec = _spec(model, active)
-    if gpus is not None:
-        workload["tp"] = gpus
-    wl = make_inference(**workload)
+    wl = inference_workload(gpus, workload)
     g = resolve_gpu(gpu, gpu_memory)
     if g is None:
         raise VramscopeError("fit needs a GPU: pass gpu='H100-SXM-80GB' or gpu_memory='24GiB'")
@@ -135,6 +129,17 @@ _INFERENCE_ONLY = {"engine", "weights", "kv_dtype", "prompt_len", "gen_len", "co
 def is_training(workload: dict[str, Any]) -> bool:
     """A workload is training when it names a method or an RL algorithm."""
     return workload.get("method") is not None or workload.get("rl") is not None
+
+
+def inference_workload(gpus: int | None, workload: dict[str, Any]) -> Inference:
+    """The validated inference workload; ``gpus`` (one model replica over that many GPUs) means tensor parallel."""
+    if gpus is not None:
+        if isinstance(gpus, bool) or not isinstance(gpus, int) or gpus < 1:
+            raise VramscopeError(f"gpus must be a whole number >= 1 (got {gpus!r})")
+        if workload.get("tp", 1) not in (1, gpus):
+            raise VramscopeError("give either gpus or tp, not both")
+        workload = {**workload, "tp": gpus}
+    return make_inference(**workload)
 
 
 def estimate_training_workload(spec: ModelSpec, *, gpu=None, gpu_memory=None, gpus: int | None = None,

@@ -24,19 +24,15 @@ TARGETS = ("vllm", "llamacpp", "deepspeed", "fsdp")
 
 def export(target: str, model: str, *, gpu=None, gpu_memory=None, gpus=None, active=None, **workload: Any) -> str:
     from . import solve
-    from .api import _spec, resolve_gpu
-    from .workload import make_inference
+    from .api import _spec, inference_workload, resolve_gpu
 
     target = target.lower().replace(".", "").replace("-", "")
     if target not in TARGETS:
         raise VramscopeError(f"unknown export target {target!r}; use one of {', '.join(TARGETS)}")
     if target in ("deepspeed", "fsdp"):
         return export_training(target, model, gpu=gpu, gpu_memory=gpu_memory, gpus=gpus, active=active, **workload)
-    if gpus is not None:
-        workload["tp"] = gpus
-    workload["engine"] = target
     spec = _spec(model, active)
-    wl = make_inference(**workload)
+    wl = inference_workload(gpus, {**workload, "engine": target})
     g = resolve_gpu(gpu, gpu_memory)
     if target == "vllm":
         max_len = wl.max_model_len or wl.context

@@ -43,7 +43,8 @@ def load_model(ref: str, *, active: int | str | None = None, offline: bool | Non
         # offline: answer from the local HF cache only (what huggingface_hub's local_files_only does)
         return spec_from_hub(ref, offline=offline)
     hints = catalog.suggest(ref)
-    hint = f" Did you mean: {', '.join(hints)}?" if hints else " See `vramscope models` for the catalog."
+    hint = (f" Did you mean: {', '.join(hints)}? (`vramscope models` lists the catalog)" if hints
+            else " See `vramscope models` for the catalog.")
     raise ModelNotFoundError(f"unknown model {ref!r}: not a catalog name, a file, a hub id (org/name) or a size.{hint}")
 
 

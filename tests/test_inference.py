@@ -230,3 +230,18 @@ def test_decode_speed_is_the_bandwidth_roofline():
     read = weights + 1 * 1 * 131_072
     assert sp["decode_tokens_per_s"] == pytest.approx(0.75 * H100.bandwidth_gbs * 1e9 / read)
     assert sp["prefill_seconds"] > 0
+
+
+@pytest.mark.parametrize("engine", ["hf", "llamacpp", "vllm"])
+@pytest.mark.parametrize(("model", "batch", "context"), [
+    ("meta-llama/Llama-3.1-70B", 8, 32768), ("Qwen/Qwen3-8B", 64, 8192), ("mistralai/Mixtral-8x7B-v0.1", 4, 4096)])
+def test_fit_list_shortcut_equals_asking_each_gpu(engine, model, batch, context):
+    """fit_gpus skips layouts by a GPU-independent demand; the answers must equal per-GPU min_gpus."""
+    from vramscope.hardware import gpus
+
+    spec = load_model(model)
+    wl = make_inference(engine=engine, batch=batch, context=context)
+    listed = [(p.gpu.id, p.count, p.tp, p.pp, p.estimate.per_gpu_bytes) for p in solve.fit_gpus(spec, wl, max_gpus=16)]
+    each = [(p.gpu.id, p.count, p.tp, p.pp, p.estimate.per_gpu_bytes)
+            for g in gpus() if (p := solve.min_gpus(spec, wl, g, 16)) is not None]
+    assert listed == each and len(listed) > 5

@@ -120,18 +120,41 @@ class Placement:
                 "price_usd": self.price_usd, "rent_usd_per_hour": self.rent_usd_per_hour}
 
 
-def min_gpus(spec: ModelSpec, wl: Inference, gpu, max_gpus: int = 64) -> Placement | None:
-    """Fewest GPUs of this kind that fit: tensor parallel first (within a node of 8), then pipeline."""
+# Engines whose memory per GPU does not depend on which GPU it is (vLLM and SGLang size their KV pool
+# from the GPU's memory, so they are estimated per GPU).
+_GPU_INDEPENDENT = ("hf", "llamacpp")
+
+
+def _layouts(spec: ModelSpec, wl: Inference, gpu, max_gpus: int) -> list[tuple[int, int, int]]:
+    """(count, tp, pp) to try, fewest GPUs first, then TP over PP: TP within a node (default 8), then PP."""
     per_node = getattr(gpu, "max_gpus_per_node", None) or 8
-    tps = [t for t in _tp_candidates(spec) if t <= per_node]
-    if wl.engine == "llamacpp":
-        tps = [1]
-    options = sorted({(tp * pp, tp, pp) for tp in tps for pp in (1, 2, 3, 4, 6, 8) if tp * pp <= max_gpus
-                      and pp <= spec.num_layers}, key=lambda o: (o[0], -o[1]))  # fewest GPUs, then TP over PP
-    for count, tp, pp in options:
-        trial = wl.replace(tp=tp, pp=pp, ep=tp if wl.ep > 1 else 1)
+    tps = [1] if wl.engine == "llamacpp" else [t for t in _tp_candidates(spec) if t <= per_node]
+    return sorted({(tp * pp, tp, pp) for tp in tps for pp in (1, 2, 3, 4, 6, 8) if tp * pp <= max_gpus
+                   and pp <= spec.num_layers}, key=lambda o: (o[0], -o[1]))
+
+
+def _layout_workload(wl: Inference, tp: int, pp: int) -> Inference:
+    return wl.replace(tp=tp, pp=pp, ep=tp if wl.ep > 1 else 1)
+
+
+def min_gpus(spec: ModelSpec, wl: Inference, gpu, max_gpus: int = 64, _demand: dict | None = None) -> Placement | None:
+    """Fewest GPUs of this kind that fit: tensor parallel first (within a node of 8), then pipeline.
+
+    ``_demand`` (used by :func:`fit_gpus`) memoises the bytes per GPU of each layout for engines whose
+    figure does not depend on the GPU, so that 50 GPUs cost one estimate per layout, not 50.
+    """
+    for count, tp, pp in _layouts(spec, wl, gpu, max_gpus):
+        if _demand is not None and wl.engine in _GPU_INDEPENDENT:
+            if (tp, pp) not in _demand:
+                try:
+                    _demand[tp, pp] = estimate_inference(spec, _layout_workload(wl, tp, pp)).per_gpu_bytes
+                except VramscopeError:
+                    _demand[tp, pp] = None
+            need = _demand[tp, pp]
+            if need is None or need > gpu.usable_bytes:
+                continue
         try:
-            est = estimate_inference(spec, trial, gpu)
+            est = estimate_inference(spec, _layout_workload(wl, tp, pp), gpu)
         except VramscopeError:
             continue
         if fits(est):
@@ -143,9 +166,10 @@ def fit_gpus(spec: ModelSpec, wl: Inference, gpus=None, max_gpus: int = 64) -> l
     """For every catalog GPU, the fewest that run the workload (GPUs that cannot are left out)."""
     from .hardware import gpus as catalog_gpus
 
+    demand: dict = {}
     out = []
     for gpu in gpus if gpus is not None else catalog_gpus():
-        placement = min_gpus(spec, wl, gpu, max_gpus)
+        placement = min_gpus(spec, wl, gpu, max_gpus, demand)
         if placement is not None:
             out.append(placement)
     return out

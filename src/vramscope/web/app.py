@@ -190,6 +190,19 @@ def _tab_event(key: str, names: tuple[str, ...], n_out: int, limit: int, compute
     return compute_tab
 
 
+def _serving_inputs(ui: _UI, prefix: str, gpu_values) -> None:
+    """The deployment inputs the Inference and Fit & plan tabs share (field names ``prefix + name``)."""
+    with gr.Row():
+        ui.drop(f"{prefix}engine", ENGINES)
+        ui.drop(f"{prefix}weights", WEIGHT_CHOICES, custom=True)
+        ui.drop(f"{prefix}kv", KV_CHOICES, custom=True)
+    with gr.Row():
+        ui.text(f"{prefix}batch")
+        ui.text(f"{prefix}context")
+        ui.drop(f"{prefix}gpu", gpu_values, custom=True, info="gpu.info")
+        ui.text(f"{prefix}gpus")
+
+
 def build(max_upload: int | None = None, computer: Computer | None = None) -> gr.Blocks:
     """The Blocks of the web app (not launched); updates are computed by ``computer`` (in-process by default)."""
     limit = handlers.MAX_UPLOAD_BYTES if max_upload is None else max_upload
@@ -231,15 +244,7 @@ def build(max_upload: int | None = None, computer: Computer | None = None) -> gr
         tab_objs: dict[str, Any] = {}
         with gr.Tabs(selected=DEFAULTS["tab"], elem_id="vs-tabs") as tabs:
             with gr.Tab(t("tab_infer", "en"), id="infer", elem_id="tab-infer") as tab_objs["infer"]:
-                with gr.Row():
-                    ui.drop("engine", ENGINES)
-                    ui.drop("weights", WEIGHT_CHOICES, custom=True)
-                    ui.drop("kv", KV_CHOICES, custom=True)
-                with gr.Row():
-                    ui.text("batch")
-                    ui.text("context")
-                    ui.drop("gpu", gpu_values, custom=True, info="gpu.info")
-                    ui.text("gpus")
+                _serving_inputs(ui, "", gpu_values)
                 with gr.Row():
                     ui.text("util")
                     ui.text("ngl")
@@ -306,15 +311,7 @@ def build(max_upload: int | None = None, computer: Computer | None = None) -> gr
                 outputs["mm"] = gr.HTML(elem_id="out-mm")
             with gr.Tab(t("tab_fit", "en"), id="fit", elem_id="tab-fit") as tab_objs["fit"]:
                 ui.md("fit_intro")
-                with gr.Row():
-                    ui.drop("f_engine", ENGINES)
-                    ui.drop("f_weights", WEIGHT_CHOICES, custom=True)
-                    ui.drop("f_kv", KV_CHOICES, custom=True)
-                with gr.Row():
-                    ui.text("f_batch")
-                    ui.text("f_context")
-                    ui.drop("f_gpu", gpu_values, custom=True, info="gpu.info")
-                    ui.text("f_gpus")
+                _serving_inputs(ui, "f_", gpu_values)
                 outputs["fit"] = gr.HTML(elem_id="out-fit")
             with gr.Tab(t("tab_pai", "en"), id="pai", elem_id="tab-pai") as tab_objs["pai"]:
                 ui.md("pai_intro")

@@ -32,8 +32,12 @@ def cuda_context() -> Component:
                      "torch/CUDA runtime before any tensor: 290–430 MiB measured, plus library workspaces")
 
 
-def check_layout(spec: S.ModelSpec, tp: int, pp: int, ep: int) -> None:
-    """TP must divide the attention heads (and KV heads, or be a multiple of them), as vLLM requires."""
+def check_layout(spec: S.ModelSpec, tp: int, pp: int, ep: int, *, serving: bool = True) -> None:
+    """TP must divide the attention heads; PP at most the layers; EP needs an MoE whose experts it divides.
+
+    Serving (vLLM / SGLang) adds two rules: the KV heads and TP must divide one another (KV heads are
+    replicated when TP exceeds them), and EP runs over the TP group (``--enable-expert-parallel``).
+    """
     heads = {layer.attention.num_heads for layer in spec.attention_layers}
     kv = {layer.attention.num_kv_heads for layer in spec.attention_layers if layer.attention.kind != S.ATTN_MLA}
     for h in heads:
@@ -42,7 +46,7 @@ def check_layout(spec: S.ModelSpec, tp: int, pp: int, ep: int) -> None:
                 f"tensor parallel size {tp} does not divide the {h} attention heads of {spec.id}; "
                 f"use one of {', '.join(str(d) for d in range(1, h + 1) if h % d == 0 and d <= 64)}"
             )
-    for n in kv:
+    for n in kv if serving else ():
         if n % tp and tp % n:
             raise VramscopeError(f"tensor parallel size {tp} and {n} KV heads: one must divide the other")
     if ep > 1:
@@ -50,11 +54,11 @@ def check_layout(spec: S.ModelSpec, tp: int, pp: int, ep: int) -> None:
             raise VramscopeError(f"expert parallelism (ep={ep}) needs an MoE model; {spec.id} is dense")
         experts = max(layer.mlp.num_experts for layer in spec.layers)
         if experts % ep:
-            raise VramscopeError(f"expert parallel size {ep} does not divide the {experts} experts")
-        if ep != tp:
+            raise VramscopeError(f"expert parallel size {ep} does not divide the {experts} experts of {spec.id}")
+        if serving and ep != tp:
             raise VramscopeError(f"expert parallelism runs over the TP group here: set ep equal to tp ({tp}) or 1")
     if pp > spec.num_layers:
-        raise VramscopeError(f"pipeline parallel size {pp} exceeds the {spec.num_layers} layers")
+        raise VramscopeError(f"pipeline parallel size {pp} exceeds the {spec.num_layers} layers of {spec.id}")
 
 
 @dataclass

@@ -22,7 +22,7 @@ from ..units import GiB
 from ..workload import Training
 from . import optimizers as O
 from .activations import ActOptions, head_saves, layer_saves, loss_bytes
-from .common import cuda_context
+from .common import check_layout, cuda_context
 from .inference import _gpu_dict
 from .result import ACTIVATIONS, CONTEXT, WEIGHTS, Component, Estimate
 from .trainable import Trainables, trainables
@@ -89,18 +89,7 @@ def _shard(t: S.Tensor, tp: int, ep: int) -> int:
 
 
 def check_training_layout(spec: S.ModelSpec, tr: Training) -> None:
-    for layer in spec.attention_layers:
-        n = layer.attention.num_heads
-        if n % tr.tp:
-            raise VramscopeError(f"tensor parallel size {tr.tp} does not divide the {n} attention heads of {spec.id}")
-    if tr.pp > spec.num_layers:
-        raise VramscopeError(f"pipeline parallel size {tr.pp} exceeds the {spec.num_layers} layers of {spec.id}")
-    if tr.ep > 1:
-        if not spec.is_moe:
-            raise VramscopeError(f"expert parallelism (ep={tr.ep}) needs an MoE model; {spec.id} is dense")
-        experts = max(layer.mlp.num_experts for layer in spec.layers)
-        if experts % tr.ep:
-            raise VramscopeError(f"expert parallel size {tr.ep} does not divide the {experts} experts of {spec.id}")
+    check_layout(spec, tr.tp, tr.pp, tr.ep, serving=False)
     if tr.method == "qlora" and (tr.zero == 3 or tr.fsdp != "none") and tr.quant == "int8":
         raise VramscopeError("8-bit (LLM.int8) base weights cannot be sharded by ZeRO-3/FSDP; use quant=nf4")
 

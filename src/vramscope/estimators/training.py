@@ -286,7 +286,7 @@ def _stage_estimate(spec, tr: Training, reg: Regime, trn: Trainables, st: _Stage
             continue
         trains = layer.index in trn.trainable_layers
         o = ActOptions(reg.e, reg.r, tr.attn, tr.padding, trains, trains, lora_map.get(layer.index, {}), lora_in,
-                       tr.method == "dora", tr.lora_dropout > 0, tr.precision == "fp8")
+                       tr.method == "dora", tr.lora_dropout > 0, tr.precision == "fp8", int(seq / tr.cp))
         ls = layer_saves(spec, layer, o)
         seq_local = seq / tr.cp
         b = (ls.norms / sp_div + (ls.attention + ls.mlp + ls.lora) / tr.tp) * tokens
@@ -296,9 +296,12 @@ def _stage_estimate(spec, tr: Training, reg: Regime, trn: Trainables, st: _Stage
         per_layer += b + q
         quad_total += q
         biggest_layer = max(biggest_layer, b + q)
+    layer_input = reg.r * spec.hidden_size * tokens / sp_div  # one checkpointed layer's saved input
+    recompute = 0.0  # the recomputed layer's activations, alive only while its backward runs
     if tr.grad_ckpt in ("full", "offload"):
-        kept = reg.r * spec.hidden_size * tokens / sp_div * (len(st.layers) if tr.grad_ckpt == "full" else 2)
+        kept = layer_input * (len(st.layers) if tr.grad_ckpt == "full" else 2)
         acts = kept + biggest_layer
+        recompute = biggest_layer
         act_formula = (f"checkpointed: layer inputs {reg.r:g}·h·T × {len(st.layers) if tr.grad_ckpt == 'full' else 2} layers"
                        f" + one layer recomputed ({biggest_layer / GiB:.2f} GiB)")
     else:
@@ -312,16 +315,21 @@ def _stage_estimate(spec, tr: Training, reg: Regime, trn: Trainables, st: _Stage
     head_trains = trn.head_trains
     if st.has_head:
         acts += head_saves(spec, reg.e, head_trains, head_trains) * tokens / sp_div
-    comps.append(Component("activations", int(acts), act_formula, ACTIVATIONS, int(acts * 0.9), int(acts * 1.15)))
 
-    loss = 0.0
+    loss, lf, logits_grad = 0.0, "", 0.0
     if st.has_head:
         lt = (logits_tokens if logits_tokens is not None else tokens)
         loss, lf = loss_bytes(spec.vocab_size, lt, reg.e, tr.loss)
+        cap = spec.config.get("final_logit_softcapping", 30.0 if spec.family == "gemma2" else None)
+        if cap and tr.loss != "fused":
+            # Gemma 2's final soft-capping, tanh(logits / cap) · cap in the model dtype: tanh saves its
+            # output for backward, T·V·e more at the loss's peak (the trace of Gemma-2-2B, b2 × 2048,
+            # checkpointed: 1.95 GiB of 16-bit logits-sized activations beside the log-softmax).
+            loss += lt * spec.vocab_size * reg.e
+            lf += f" + T·V·{reg.e:g} (soft-capping's tanh output)"
         loss /= tr.tp
-        if loss:
-            comps.append(Component("logits + cross-entropy", int(loss), lf + (f" / {tr.tp} (vocab parallel)" if tr.tp > 1 else ""),
-                                   ACTIVATIONS, int(loss * 0.85), int(loss * 1.2)))
+        lf += f" / {tr.tp} (vocab parallel)" if tr.tp > 1 else ""
+        logits_grad = lt * spec.vocab_size * reg.e / tr.tp  # the logits' gradient once cross-entropy is done
 
     # --- buffers -----------------------------------------------------------------------------------
     buffers: list[Component] = []
@@ -378,34 +386,87 @@ def _stage_estimate(spec, tr: Training, reg: Regime, trn: Trainables, st: _Stage
     ds_fp32 = 0.0
     if zero in (1, 2) and reg.master and not opt_offload:
         ds_fp32 = 4 * st.trainable / N  # DeepSpeed's fp32 gradient partition at the step ("4 grads32")
-    dynamic = acts + loss
-    slack = 0.05 * dynamic
     buf_total = sum(c.bytes for c in buffers)
-    base = sum(c.bytes for c in comps) - acts - loss
-    fwd = base + held + acts + loss + buf_total
+    base = sum(c.bytes for c in comps)
     autocast = buffers[0].bytes if reg.autocast_cache else 0
-    step = base + g_step + step_t + ds_fp32 + buf_total - autocast
-    peak_phase = "backward start" if fwd >= step else "optimizer step"
+    held_formula = ("gradients held over gradient accumulation" if tr.grad_accum > 1 else
+                    "ZeRO gradient partition" if zero >= 2 else
+                    "output-head gradient allocated at the start of backward")
+    # Backward start. Under full checkpointing only the layer inputs are saved: the trace of
+    # Llama-3.2-1B (b4 × 2048, checkpointed) peaks at the cross-entropy backward with no layer
+    # recomputed yet (the estimate added one recomputed layer there: +6.8%; Mistral-7B LoRA
+    # b1 × 8192: +6.7%). The recomputation is a moment of its own, below.
+    acts_start = acts - recompute
+    loss_start, grad_start, loss_note = loss, held, lf
+    if tr.loss == "hf" and loss and held and held == min(head_grad, g_gpu) and not (tr.grad_accum > 1 or zero >= 2):
+        # The output-head gradient is allocated after the cross-entropy backward, when the loss
+        # block is down to the logits' gradient (T·V·e): the traces (Llama-3.2-1B, Qwen2.5-0.5B,
+        # b4–8 × 1–2k) peak at the log-softmax backward with no gradient allocated yet — the
+        # estimate added the head gradient there, +1–1.5% (exactly V·h·2 B).
+        if logits_grad + held > loss:
+            loss_start, loss_note = logits_grad, f"T·V·{reg.e:g} B: the logits' gradient beside the head gradient"
+        else:
+            grad_start = 0.0
+    moments = {"backward start": base + grad_start + acts_start + loss_start + buf_total}
+    if recompute:
+        # Recomputing a checkpointed layer in backward: its activations beside the saved inputs and the
+        # gradients so far — the last layer first (the head gradient held), the first layer last
+        # (every other gradient allocated, one saved input left). The loss block is gone by then.
+        # (an untied input embedding's gradient comes after the first layer's backward)
+        embed_grad = (spec.vocab_size * spec.hidden_size * reg.grad / tr.tp / (N if shard_grads else 1)
+                      if st.has_embed and head_trains and not spec.tie_word_embeddings else 0.0)
+        moments["recompute"] = base + buf_total + recompute + max(acts_start + held, layer_input + g_gpu - embed_grad)
+    tied = (st.has_head and st.has_embed and head_trains and spec.tie_word_embeddings
+            and not tr.optimizer_in_backward)
+    tied_extra = spec.vocab_size * spec.hidden_size * reg.grad / tr.tp / (N if shard_grads else 1) if tied else 0.0
+    if tied_extra:
+        # Tied embeddings: the head's gradient waits in autograd's input buffer until the embedding's
+        # arrives, and the two are summed in place (real tensors; fake tensors sum out of place, so the
+        # trace of Llama-3.2-3B shows three V×h gradients where a GPU has two): the end of backward holds
+        # every gradient plus one more V×h. The trace peaks there (Llama-3.2-3B, checkpointed).
+        moments["backward end"] = base + g_gpu + tied_extra + buf_total - autocast
+    moments["optimizer step"] = base + g_step + step_t + ds_fp32 + buf_total - autocast
+    peak_phase = max(moments, key=lambda k: moments[k])  # first listed wins a tie
+    dynamic = 0.0
     if peak_phase == "backward start":
-        grad_now = held
-        grad_formula = ("gradients held over gradient accumulation" if tr.grad_accum > 1 else
-                        "ZeRO gradient partition" if zero >= 2 else
-                        "output-head gradient allocated at the start of backward")
+        grad_now, grad_formula = grad_start, held_formula
+        if loss_start != loss:
+            grad_formula = "output-head gradient (allocated once cross-entropy's backward is done)"
+        dynamic = acts_start + loss_start
+        comps.append(Component("activations", int(acts_start), act_formula + (
+            " (no layer recomputed yet)" if recompute else ""), ACTIVATIONS, int(acts_start * 0.9), int(acts_start * 1.15)))
+        if loss_start:
+            comps.append(Component("logits + cross-entropy", int(loss_start), loss_note, ACTIVATIONS,
+                                   int(loss_start * 0.85), int(loss_start * 1.2)))
+    elif peak_phase == "recompute":
+        last_first = acts_start + held >= layer_input + g_gpu - embed_grad
+        kept_now = acts_start if last_first else layer_input
+        grad_now = held if last_first else g_gpu - embed_grad
+        grad_formula = held_formula if last_first else "every gradient but the first layer's and the input embedding's (end of backward)"
+        dynamic = kept_now + recompute
+        comps.append(Component("activations", int(dynamic), f"{'saved layer inputs' if last_first else 'one saved layer input'}"
+                               f" + one layer recomputed ({recompute / GiB:.2f} GiB)", ACTIVATIONS,
+                               int(dynamic * 0.9), int(dynamic * 1.15)))
     else:
-        grad_now = g_step
-        grad_formula = f"{reg.grad:g} B × trainable params" + (f" / {N}" if shard_grads else "")
-        comps = [c for c in comps if c.category != ACTIVATIONS]
         buffers = [c for c in buffers if c.name != "autocast weight copies"]
-        if step_t:
-            buffers.append(Component("optimizer step temporaries", int(step_t), step_f, BUFFERS))
-        if ds_fp32:
-            buffers.append(Component("fp32 gradient partition", int(ds_fp32), "DeepSpeed ZeRO-1/2: 4 B × params / N at the step", BUFFERS))
+        grad_formula = f"{reg.grad:g} B × trainable params" + (f" / {N}" if shard_grads else "")
+        if peak_phase == "backward end":
+            grad_now = g_gpu
+            buffers.append(Component("tied embedding gradient", int(tied_extra), "the embedding's V×h gradient "
+                                     "arriving while the head's waits to be summed with it", BUFFERS))
+        else:
+            grad_now = g_step
+            if step_t:
+                buffers.append(Component("optimizer step temporaries", int(step_t), step_f, BUFFERS))
+            if ds_fp32:
+                buffers.append(Component("fp32 gradient partition", int(ds_fp32), "DeepSpeed ZeRO-1/2: 4 B × params / N at the step", BUFFERS))
+    slack = 0.05 * dynamic
     if grad_now:
         if tr.method in ("lora", "dora", "qlora") and not st.trainable:
             grad_formula = f"{a_w} B × {adapter:,.0f} adapter params"
         comps.append(Component("gradients", int(grad_now), grad_formula, GRADIENTS))
     comps.extend(buffers)
-    if peak_phase == "backward start":
+    if dynamic:
         comps.append(Component("allocator slack", int(slack), "caching-allocator fragmentation ≈ 5% of activations (0–20%)",
                                CONTEXT, 0, int(0.2 * dynamic)))
 
@@ -413,7 +474,7 @@ def _stage_estimate(spec, tr: Training, reg: Regime, trn: Trainables, st: _Stage
               "master": int(master)}
     model_states = sum(states.values())
     details = {
-        "phases": {"backward start": int(fwd + slack + 0), "optimizer step": int(step)},
+        "phases": {k: int(v + (0.05 * (acts_start + loss_start) if k == "backward start" else 0)) for k, v in moments.items()},
         "peak_phase": peak_phase,
         "states": states,
         "model_states_bytes": model_states,

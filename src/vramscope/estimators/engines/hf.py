@@ -9,10 +9,11 @@ GPU, which is what the pipeline split models.
 
 from __future__ import annotations
 
+from ... import spec as S
 from ...units import fmt_gib
 from ...workload import Inference
 from ..common import cuda_context, layer_transient_bytes, setup
-from ..kv import kv_bytes_per_sequence
+from ..kv import KVGroup, kv_bytes_per_sequence
 from ..result import ACTIVATIONS, KV, STATE, WEIGHTS, Component, band
 
 
@@ -23,17 +24,31 @@ def components(spec, wl: Inference, gpu=None):
     comps = [Component("weights", s.weights.per_gpu, f"Σ tensor bytes in {s.weights.format}, split over {wl.num_gpus} GPU(s)",
                        WEIGHTS, note=f"{fmt_gib(s.weights.total)} for the whole model")]
     kv_seq = kv_bytes_per_sequence(s.groups, seq, "hf")
+    prompt = max(1, seq - wl.gen_len)  # tokens in the prefill forward (multimodal tokens included)
     if s.groups:
         # DynamicCache concatenates per step: one layer's old and new K/V coexist briefly.
         growth = max(g.bytes_per_token / g.layers for g in s.groups) * seq * b if wl.cache == "dynamic" else 0
-        exp, lo, hi = band(kv_seq * b + growth, 1.0, 1.02)
+        kv_end = kv_seq * b + growth
+        # Sliding layers of a DynamicCache keep a *view* of the last window−1 tokens of the prefill's
+        # torch.cat result, so the whole prompt's K/V storage stays alive until the first decode step
+        # replaces it (transformers DynamicSlidingWindowLayer.update). The trace showed it: Gemma-3-1B,
+        # b8 × 4096 prompt tokens, 0.78 GiB of KV at the prefill peak where the windowed cache is 0.24 GiB
+        # (estimate −14% before); Mistral-7B b2 × 8192: 1.94 GiB vs 1.06 GiB.
+        kv_prefill = _prefill_kv_bytes(s.groups, prompt) * b if wl.cache == "dynamic" else 0.0
+        exp, lo, hi = band(max(kv_end, kv_prefill), 1.0, 1.02)
+        where = (f"; the prefill holds {prompt} tokens in every layer" if kv_prefill > kv_end else "")
         comps.append(Component("KV cache", exp, f"{b} seq × {seq} tokens × {kv_seq / max(seq, 1):,.0f} B/token "
-                               f"({wl.cache} cache; sliding layers ≤ window)", KV, lo, hi))
+                               f"({wl.cache} cache; sliding layers ≤ window{where})", KV, lo, hi))
     if s.state_per_seq:
         comps.append(Component("recurrent state", int(s.state_per_seq * b),
                                f"{b} seq × {s.state_per_seq:,.0f} B (conv + SSM state, constant in context)", STATE))
-    prompt = max(1, seq - wl.gen_len)  # tokens in the prefill forward (multimodal tokens included)
-    act = layer_transient_bytes(spec, s.layers, b * prompt, e=s.e_model, attn_impl=wl.attn_impl, batch=b, seq=prompt)
+    e = _compute_bytes(spec, wl)
+    if wl.attn_impl == "eager":
+        act = max(layer_transient_bytes(spec, s.layers, b * prompt, e=e),
+                  layer_transient_bytes(spec, (), b * prompt, e=e)  # the residual stream and norm (no layer branch)
+                  + eager_prefill_attention_bytes(s.layers, b, prompt, e, _softmax_bytes(spec, wl)))
+    else:
+        act = layer_transient_bytes(spec, s.layers, b * prompt, e=e, attn_impl=wl.attn_impl, batch=b, seq=prompt)
     exp, lo, hi = band(act, 0.7, 1.6)
     comps.append(Component("prefill activations", exp, f"one layer's transients over {b}×{prompt} prompt tokens "
                            f"({wl.attn_impl} attention)", ACTIVATIONS, lo, hi))
@@ -57,3 +72,62 @@ def components(spec, wl: Inference, gpu=None):
     s.details.update({"kv_bytes_per_token": kv_seq / max(seq, 1), "tokens_per_sequence": seq,
                       "multimodal_tokens": s.mm_tokens})
     return comps, s
+
+
+def _compute_dtype(spec, wl: Inference) -> str:
+    """The dtype HF runs the model in: the weight format when it is a plain float type (a float32
+    checkpoint loaded with ``dtype=bfloat16`` runs in bf16), else the checkpoint's dtype."""
+    w = (wl.weights or "").lower()
+    for name, aliases in (("fp32", ("fp32", "float32", "f32")), ("fp16", ("fp16", "float16", "half", "f16")),
+                          ("bf16", ("bf16", "bfloat16"))):
+        if w in aliases:
+            return name
+    return {"float32": "fp32", "float16": "fp16"}.get(spec.dtype, "bf16")
+
+
+def _compute_bytes(spec, wl: Inference) -> float:
+    """Bytes per activation element: 4 in fp32, else 2. (The trace of Gemma-2-2B, whose checkpoint is
+    float32, run in bf16 showed 16-bit activations; the estimate took 4 bytes from the checkpoint.)"""
+    return 4.0 if _compute_dtype(spec, wl) == "fp32" else 2.0
+
+
+def _softmax_bytes(spec, wl: Inference) -> float:
+    """Bytes per attention score at the peak of HF's eager softmax.
+
+    ``softmax(scores, dtype=float32).to(dtype)``: for bf16 scores ATen first makes an fp32 copy of
+    the input (``input.toType(float)``; only CUDA fp16 has the fused half-to-float kernel), then
+    writes the fp32 result while the bf16 scores are still referenced: 2 + 4 + 4 = 10 B. The trace
+    showed it (Llama-3.2-1B, b8 × 2048, eager: 10.47 GiB of prefill activations for 1 Gi scores;
+    the estimate's 8 B per score was −15%). fp16 on CUDA: 2 + 4, then the 16-bit copy: 8 B; fp32: 4 + 4.
+    """
+    return {"bf16": 10.0, "fp16": 8.0, "fp32": 8.0}[_compute_dtype(spec, wl)]
+
+
+def eager_prefill_attention_bytes(layers: tuple[S.Layer, ...], batch: int, prompt: int, e: float,
+                                  score_bytes: float) -> float:
+    """Peak of HF's eager attention in the prefill of ``batch × prompt`` tokens, bytes: q, k, v and
+    the output (as for SDPA), K/V repeated to every query head (``repeat_kv``), the scores at their
+    softmax peak (``score_bytes`` each) and the additive masks (one ``b × s × s`` per attention kind).
+
+    Sliding-window layers score every prompt token too: in the prefill the cache returns the whole
+    prompt's K/V and the window is applied by the mask, so no ``min(s, window)`` here.
+    """
+    T = batch * prompt
+    best = 0.0
+    kinds = set()
+    for layer in layers:
+        a = layer.attention
+        if a is None:
+            continue
+        kinds.add((a.kind, a.window))
+        width = 2 * a.num_heads * max(a.head_dim, a.head_dim_v) + 2 * a.num_kv_heads * a.head_dim
+        if a.kind != S.ATTN_MLA and a.num_kv_heads < a.num_heads:
+            width += a.num_heads * (a.head_dim + a.head_dim_v)  # repeat_kv's copies of K and V
+        best = max(best, T * width * e + batch * a.num_heads * prompt * prompt * score_bytes)
+    return best + len(kinds) * batch * prompt * prompt * e
+
+
+def _prefill_kv_bytes(groups: list[KVGroup], prompt: int) -> float:
+    """KV bytes per sequence at the end of the prefill: every layer, sliding ones included, holds the
+    prompt's storage (see the KV component)."""
+    return sum(g.bytes_per_token for g in groups) * prompt

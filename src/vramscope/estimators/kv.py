@@ -4,9 +4,13 @@ Per layer and token, on one GPU:
 
 * MHA/GQA/MQA: ``2 · n_kv_per_gpu · d_h · e`` with ``n_kv_per_gpu = max(1, n_kv // tp)`` — KV heads
   are replicated when TP exceeds them (vLLM ``num_kv_heads = max(1, total // tp)``);
-* MLA: vLLM, SGLang and llama.cpp cache the compressed latent ``(kv_lora_rank + qk_rope_head_dim) · e``
-  (no factor 2, replicated on every TP rank); HF transformers caches decompressed per-head K
-  (nope + rope) and V: ``n_h · (d_qk + d_v) · e``;
+* MLA: every engine caches the compressed latent ``(kv_lora_rank + qk_rope_head_dim) · e`` (no
+  factor 2, replicated on every TP rank) — vLLM, SGLang, llama.cpp, and HF transformers 5.x, whose
+  DeepSeek-V2/V3 attention updates the cache "while the latent KV is still compressed" and expands
+  it with ``kv_b_proj`` at every step (``modeling_deepseek_v2.py``; the exact-mode trace of
+  DeepSeek-V2-Lite holds 0.23 GiB of cache at b4 × 2112 tokens, the latent's figure). transformers
+  4.x cached decompressed per-head K (nope + rope) and V, ``n_h · (d_qk + d_v) · e``
+  (:func:`decompressed_mla_bytes_per_token`, the HF estimate's high band);
 * sliding-window layers hold at most the window, chunked layers at most the chunk (plus the batch
   in flight for vLLM / llama.cpp, see :func:`tokens_held`);
 * SSM layers hold a constant state per sequence (:func:`ssm_state_bytes`).
@@ -20,7 +24,7 @@ from math import ceil
 from .. import spec as S
 from ..formats.kv import kv_bytes_per_element
 
-LATENT_ENGINES = ("vllm", "sglang", "llamacpp")
+LATENT_ENGINES = ("vllm", "sglang", "llamacpp", "hf")
 
 
 @dataclass(frozen=True)
@@ -49,12 +53,17 @@ class KVGroup:
         return ceil(held / block) * block
 
 
+def decompressed_mla_bytes_per_token(attn: S.Attention, e: float, tp: int = 1) -> float:
+    """MLA cached as decompressed K and V per head (transformers 4.x): ``n_h/tp · (d_qk + d_v) · e``."""
+    return max(1, attn.num_heads // tp) * (attn.head_dim + attn.head_dim_v) * e
+
+
 def layer_kv_bytes_per_token(attn: S.Attention, engine: str, e: float, tp: int = 1) -> float:
     """Bytes one attention layer caches per token on one GPU."""
     if attn.kind == S.ATTN_MLA and engine in LATENT_ENGINES:
         return (attn.kv_lora_rank + attn.qk_rope_head_dim) * e
-    if attn.kind == S.ATTN_MLA:  # HF: decompressed K and V per head
-        return max(1, attn.num_heads // tp) * (attn.head_dim + attn.head_dim_v) * e
+    if attn.kind == S.ATTN_MLA:
+        return decompressed_mla_bytes_per_token(attn, e, tp)
     if attn.kind == S.ATTN_LINEAR:
         return 0.0
     kv_heads = max(1, attn.num_kv_heads // tp) if engine != "llamacpp" else attn.num_kv_heads

@@ -13,7 +13,7 @@ from ... import spec as S
 from ...units import fmt_gib
 from ...workload import Inference
 from ..common import cuda_context, layer_transient_bytes, setup
-from ..kv import KVGroup, kv_bytes_per_sequence
+from ..kv import KVGroup, kv_bytes_per_sequence, kv_groups
 from ..result import ACTIVATIONS, KV, STATE, WEIGHTS, Component, band
 
 
@@ -37,6 +37,11 @@ def components(spec, wl: Inference, gpu=None):
         kv_prefill = _prefill_kv_bytes(s.groups, prompt) * b if wl.cache == "dynamic" else 0.0
         exp, lo, hi = band(max(kv_end, kv_prefill), 1.0, 1.02)
         where = (f"; the prefill holds {prompt} tokens in every layer" if kv_prefill > kv_end else "")
+        if any(layer.attention is not None and layer.attention.kind == S.ATTN_MLA for layer in s.layers):
+            # transformers 4.x cached MLA decompressed (per-head K and V): the high band
+            old = kv_groups(spec, "hf-4.x", wl.kv_dtype, wl.tp, s.layers)
+            hi = max(hi, int(kv_bytes_per_sequence(old, seq, "hf") * b))
+            where += "; MLA latent as transformers 5 caches it (4.x: decompressed K/V, the high band)"
         comps.append(Component("KV cache", exp, f"{b} seq × {seq} tokens × {kv_seq / max(seq, 1):,.0f} B/token "
                                f"({wl.cache} cache; sliding layers ≤ window{where})", KV, lo, hi))
     if s.state_per_seq:

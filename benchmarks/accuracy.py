@@ -40,10 +40,9 @@ DETAIL_THRESHOLD = 2.0  # % |estimate vs trace| above which the report breaks th
 #: the estimate's components); shown under the case's breakdown and for the untraced cases
 KNOWN = {
     "inf-deepseek-v2-lite-b4-p2048":
-        "transformers 5.x caches DeepSeek's MLA latent (kv_lora_rank + rope = 576 values per token and layer: "
-        "0.24 GiB here), while the estimator's HF path counts decompressed per-head K and V (2.2 GiB, "
-        "`estimators/kv.py`); the trace's prefill activations are higher (the latents expanded to K/V per "
-        "layer), which offsets part of it.",
+        "the KV cache is the MLA latent in both (transformers 5.x caches it compressed); the trace's prefill "
+        "activations are higher: each layer expands the latents of every prompt token to per-head K and V "
+        "(kv_b_proj), which the estimate's one-layer transient does not count yet.",
     "train-llama3.2-3b-full-bf16-ckpt-b2-s2048":
         "the peak is the end of backward, where the tied embedding's gradient meets the head's. Autograd sums "
         "the two in place on real tensors but out of place on fake tensors, so the trace holds one V×h "
@@ -53,11 +52,11 @@ KNOWN = {
         "not yet broken down by layer part.",
     "train-llama3.1-8b-qlora16-all-ckpt-b4-s2048":
         "the harness calls `peft.prepare_model_for_kbit_training`, which casts every non-4-bit parameter "
-        "(embeddings, norms, lm_head) to fp32, so the residual stream runs in fp32; the estimator keeps "
-        "them in bf16 — expect the measurement above the estimate.",
+        "(embeddings, norms, lm_head) to fp32: the estimate counts those weights in fp32 (kbit_prepare), but "
+        "the residual stream that then runs in fp32 is counted in bf16 — expect the measurement above it.",
     "train-qwen2.5-0.5b-qlora16-qv-b8-s1024":
-        "as for the other QLoRA case: `prepare_model_for_kbit_training` upcasts the non-4-bit parameters "
-        "(here mostly the 136M-parameter embedding) to fp32; the estimator keeps them in bf16.",
+        "as for the other QLoRA case: the fp32 weights of `prepare_model_for_kbit_training` are counted (here "
+        "mostly the 136M-parameter embedding), its fp32 residual stream is not.",
 }
 
 

@@ -87,9 +87,13 @@ def test_qlora_base_is_nf4_double_quant():
     est = _est(method="qlora")
     quant = sum(t.numel for t in spec.tensors if t.quantisable)
     rest = spec.params_total - quant
-    expected = quant * (0.5 + 1 / 64 + 4 / (64 * 256)) + 2 * rest
+    # peft.prepare_model_for_kbit_training (TRL's default) casts the non-4-bit params to fp32
+    expected = quant * (0.5 + 1 / 64 + 4 / (64 * 256)) + 4 * rest
     assert est.component("frozen weights").bytes == pytest.approx(expected, rel=1e-6)
     assert est.component("dequantisation buffer").bytes == 2 * 4096 * 14336
+    kept = _est(method="qlora", kbit_prepare=False)  # e.g. Unsloth: embeddings, head and norms stay bf16
+    assert est.component("frozen weights").bytes - kept.component("frozen weights").bytes == pytest.approx(2 * rest, rel=1e-6)
+    assert rest == 2 * 128256 * 4096 + 65 * 4096  # embeddings + untied head + 65 RMSNorm weights
 
 
 # --- activations: hand-derived and measured ------------------------------------------------------

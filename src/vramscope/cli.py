@@ -259,6 +259,9 @@ _TRAINING_OPTIONS = [
     ("lora_dropout", Annotated[float | None, Opt("--lora-dropout")], None),
     ("quant", Annotated[str | None, Opt("--quant", help="QLoRA base: nf4 | fp4 | int8")], None),
     ("no_double_quant", Annotated[bool, Opt("--no-double-quant", help="QLoRA without double quantisation")], False),
+    ("no_kbit_prepare", Annotated[bool, Opt("--no-kbit-prepare", help="QLoRA without peft's "
+                                            "prepare_model_for_kbit_training (non-quantised params stay bf16, "
+                                            "as Unsloth keeps them)")], False),
     ("trainable_layers", Annotated[int | None, Opt("--trainable-layers", help="freeze: the last N layers train")], None),
     ("num_virtual_tokens", Annotated[int | None, Opt("--num-virtual-tokens")], None),
     ("galore_rank", Annotated[int | None, Opt("--galore-rank")], None),
@@ -293,11 +296,11 @@ def _training_cmd(fn):
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         opts = {k: kwargs.pop(k) for k in names}
-        renamed = {"no_double_quant": "double_quant", "vllm_util": "vllm_gpu_memory_utilization",
+        renamed = {"no_double_quant": "double_quant", "no_kbit_prepare": "kbit_prepare", "vllm_util": "vllm_gpu_memory_utilization",
                    "precompute_ref": "precompute_ref_log_probs"}
         training: dict[str, Any] = {}
         for k, v in opts.items():
-            if k == "no_double_quant":
+            if k in ("no_double_quant", "no_kbit_prepare"):
                 v = False if v else None
             elif isinstance(v, bool) and not v and k != "padding":
                 v = None

@@ -200,6 +200,8 @@ class Training(_Workload):
     lora_dropout: Annotated[float, Meta(ge=0.0, lt=1.0)] = 0.0
     quant: Annotated[Literal["nf4", "fp4", "int8"], Meta(description="QLoRA base format")] = "nf4"
     double_quant: bool = True
+    kbit_prepare: Annotated[bool, Meta(description="QLoRA: peft.prepare_model_for_kbit_training (which TRL's trainers "
+                                       "call for 4/8-bit models) casts every non-quantised parameter to fp32")] = True
     trainable_layers: Annotated[int, Meta(ge=0, le=100_000, description="freeze: the last N layers train")] = 2
     num_virtual_tokens: Annotated[int, Meta(ge=1, le=100_000, description="prefix / prompt / p-tuning")] = 20
     galore_rank: Annotated[int, Meta(ge=1, le=100_000)] = 128

@@ -165,7 +165,11 @@ def _frozen_format(spec: S.ModelSpec, tr: Training, reg: Regime):
     name = {"nf4": "nf4-dq" if tr.double_quant else "nf4", "fp4": "fp4-dq" if tr.double_quant else "fp4",
             "int8": "int8"}[tr.quant]
     fmt = get_format(name)
-    return lambda t: fmt.tensor_bytes(t) if t.quantisable else t.numel * 2
+    # peft.prepare_model_for_kbit_training casts every bf16/fp16 parameter that is not a Params4bit
+    # (embeddings, output head, norms, biases, routers) to fp32 (peft/utils/other.py); TRL's SFT /
+    # DPO / GRPO trainers call it for a model loaded in 4 or 8 bits.
+    other = 4 if tr.kbit_prepare else 2
+    return lambda t: fmt.tensor_bytes(t) if t.quantisable else t.numel * other
 
 
 def estimate_training(spec: S.ModelSpec, tr: Training, gpu=None) -> Estimate:
@@ -189,6 +193,10 @@ def _estimate(spec: S.ModelSpec, tr: Training, gpu, *, tokens_per_seq: int, sequ
     trn = trainables(spec, tr)
     notes: list[str] = list(spec.assumptions) + list(trn.notes) + ([reg.note] if reg.note else [])
     notes += assumptions or []
+    if tr.method == "qlora" and tr.kbit_prepare:
+        notes.append("QLoRA as PEFT/TRL prepare it (prepare_model_for_kbit_training): embeddings, head and norms "
+                     "in fp32; the residual stream it then carries in fp32 is counted in bf16 here (not yet "
+                     "measured); --no-kbit-prepare for stacks that keep them in bf16 (Unsloth)")
     dp = tr.data_parallel
     shard_n = min(dp, tr.fsdp_node_gpus) if tr.fsdp == "hybrid" else dp if tr.zero or tr.fsdp != "none" else 1
     stages = _stages(spec, tr, trn, _frozen_format(spec, tr, reg))
@@ -237,8 +245,9 @@ def _stage_estimate(spec, tr: Training, reg: Regime, trn: Trainables, st: _Stage
         comps.append(Component("weights", int(w_train), f"{reg.weight:g} B × {st.trainable:,.0f} trainable params"
                                + (f" / {N} (sharded)" if shard_params else ""), WEIGHTS))
     if st.frozen:
-        what = {"qlora": f"{tr.quant}{' + double quant' if tr.double_quant and tr.quant != 'int8' else ''} base"}.get(
-            tr.method, f"{reg.frozen:g} B × frozen params")
+        what = {"qlora": f"{tr.quant}{' + double quant' if tr.double_quant and tr.quant != 'int8' else ''} matrices, "
+                         f"other params in {'fp32 (prepare_model_for_kbit_training)' if tr.kbit_prepare else 'bf16'}"
+                }.get(tr.method, f"{reg.frozen:g} B × frozen params")
         comps.append(Component("frozen weights", int(frozen_b), f"{what}: {st.frozen:,.0f} params"
                                + (f" / {N} (sharded)" if shard_params else ""), WEIGHTS))
     if adapter:
@@ -506,7 +515,9 @@ def _stage_estimate(spec, tr: Training, reg: Regime, trn: Trainables, st: _Stage
 
 def _weights_label(tr: Training, reg: Regime) -> str:
     if tr.method == "qlora":
-        return f"{tr.quant}{'-dq' if tr.double_quant and tr.quant != 'int8' else ''} base + {tr.lora_dtype} adapters"
+        rest = "fp32 (prepare_model_for_kbit_training)" if tr.kbit_prepare else "bf16"
+        return (f"{tr.quant}{'-dq' if tr.double_quant and tr.quant != 'int8' else ''} base, other params {rest}"
+                f" + {tr.lora_dtype} adapters")
     if tr.method in ("lora", "dora"):
         return f"{'fp32' if reg.frozen == 4 else 'bf16'} base + {tr.lora_dtype} adapters"
     return reg.name

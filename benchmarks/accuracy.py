@@ -149,6 +149,33 @@ def breakdown(r: AccuracyRow) -> list[str]:
     return lines + [""]
 
 
+def published_section() -> list[str]:
+    """Estimate vs the vLLM start-up figures other people measured on their GPUs
+    (`validation/published/vllm_logs.jsonl`, one source URL per row; `benchmarks/published_vllm.py`)."""
+    from vramscope.exact import published
+
+    try:
+        results = published.compare_rows(published.load_rows())
+    except (OSError, ValueError) as exc:
+        return ["", "## Published vLLM measurements", "", f"Not compared: {exc}"]
+    groups = {"all rows": None, "V1 engine": lambda r: r["vllm_engine"] == "V1"}
+    body = []
+    for name, where in groups.items():
+        for label, st in published.summary(results, where=where).items():
+            if st["count"] and label != "kv_tokens":
+                body.append((name, label, str(st["count"]), f"{st['median_pct']:.1f}", f"{st['p90_pct']:.1f}",
+                             f"{st['max_pct']:.1f}", f"{st['median_signed_pct']:+.1f}"))
+    return ["", "## Published vLLM measurements (other people's GPUs)", "",
+            f"{len(results)} vLLM start-up logs from GitHub issues, repositories and a blog "
+            "(`validation/published/vllm_logs.jsonl`, a source URL on every row; none used to calibrate the "
+            "estimator), each compared component by component with `vramscope.estimate(engine=\"vllm\")` for "
+            "the same model, GPU and flags (`python benchmarks/published_vllm.py` prints every row). "
+            "|error| in % of the measured figure; signed > 0: the estimate is higher. Activation and non-torch "
+            "figures are printed only by the old V0 engine, whose profile run differs from V1's that vramscope "
+            "models; see `validation/published/README.md`.", ""] + md_table(
+        ("rows", "component", "n", "median", "p90", "max", "median signed"), body)
+
+
 def markdown(rows: Sequence[AccuracyRow], stats: dict[str, dict], *, suite: str, measurements_dir: str,
              measured_any: bool, traced: bool, seconds: float, argv: Sequence[str]) -> str:
     """The whole ``docs/accuracy.md``."""
@@ -214,6 +241,7 @@ def markdown(rows: Sequence[AccuracyRow], stats: dict[str, dict], *, suite: str,
         out += [f"* no case was measured: {unmeasured[0].measured_note}"]
     else:
         out += [f"* `{r.case}` — {r.measured_note}" for r in unmeasured]
+    out += published_section()
     big = [r for r in rows if (e := r.error(TRACE_MODE)) is not None and abs(e) > DETAIL_THRESHOLD]
     if big:
         out += ["", f"## Cases more than {DETAIL_THRESHOLD:.0f}% from the trace", "",

@@ -215,13 +215,10 @@ def compare_row(row: dict[str, Any], index: int | None = None) -> dict[str, Any]
     """
     from .. import estimate
 
-    spec, model_note = resolve_model(row)
-    if spec is None:
+    resolved = _resolve(row)
+    if isinstance(resolved, str):
         return None
-    gpu, gpu_note = resolve_gpu(row)
-    if gpu is None:
-        return None
-    assumptions = [note for note in (model_note, gpu_note) if note]
+    spec, gpu, assumptions = resolved
     max_len = row.get("max_model_len")
     if max_len is None:
         max_len = spec.max_position_embeddings
@@ -233,8 +230,6 @@ def compare_row(row: dict[str, Any], index: int | None = None) -> dict[str, Any]
         util = 0.9
         assumptions.append("gpu_memory_utilization=0.9 (vLLM default)")
     quant = row.get("quantization")
-    if quant and row["model"] not in WEIGHTS_BY_MODEL and quant not in WEIGHTS_BY_QUANT:
-        return None
     weights = WEIGHTS_BY_MODEL.get(row["model"], WEIGHTS_BY_QUANT.get(quant) if quant else None)
     kv_dtype = row.get("kv_cache_dtype") or "auto"
     est = estimate(spec, engine="vllm", gpu=gpu, tp=row["tp"], pp=row["pp"], gpu_memory_utilization=util,
@@ -265,18 +260,24 @@ def compare_row(row: dict[str, Any], index: int | None = None) -> dict[str, Any]
     }
 
 
-def skip_reason(row: dict[str, Any]) -> str | None:
-    """Why :func:`compare_row` returns None for the row (None when it compares)."""
+def _resolve(row: dict[str, Any]) -> tuple[ModelSpec, GPU, list[str]] | str:
+    """(spec, GPU, the mapping notes) for a row vramscope can model, else why it cannot."""
     spec, model_note = resolve_model(row)
     if spec is None:
-        return model_note
+        return model_note or "unknown model"
     gpu, gpu_note = resolve_gpu(row)
     if gpu is None:
         return gpu_note
     quant = row.get("quantization")
     if quant and row["model"] not in WEIGHTS_BY_MODEL and quant not in WEIGHTS_BY_QUANT:
         return f"quantization {quant!r} has no vramscope weight format in WEIGHTS_BY_QUANT"
-    return None
+    return spec, gpu, [note for note in (model_note, gpu_note) if note]
+
+
+def skip_reason(row: dict[str, Any]) -> str | None:
+    """Why :func:`compare_row` returns None for the row (None when it compares)."""
+    resolved = _resolve(row)
+    return resolved if isinstance(resolved, str) else None
 
 
 def compare_rows(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:

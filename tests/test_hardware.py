@@ -231,3 +231,12 @@ def test_import_is_stdlib_only():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_cuda_capability_from_the_architecture():
+    """NVIDIA's CUDA GPUs table: Ampere A100 8.0, Ampere consumer 8.6, Ada 8.9, Hopper 9.0, Blackwell 10.0 / 12.0."""
+    caps = {g: find_gpu(g).cuda_capability for g in ("A100-SXM-80GB", "RTX-3090", "L40S", "RTX-4090", "H200",
+                                                    "B200", "RTX-5090", "T4", "MI300X")}
+    assert caps == {"A100-SXM-80GB": (8, 0), "RTX-3090": (8, 6), "L40S": (8, 9), "RTX-4090": (8, 9), "H200": (9, 0),
+                    "B200": (10, 0), "RTX-5090": (12, 0), "T4": (7, 5), "MI300X": None}
+    assert all(g.cuda_capability is not None for g in gpus() if g.vendor == "nvidia")

@@ -250,3 +250,23 @@ def test_fit_list_shortcut_equals_asking_each_gpu(engine, model, batch, context)
     each = [(p.gpu.id, p.count, p.tp, p.pp, p.estimate.per_gpu_bytes)
             for g in gpus() if (p := solve.min_gpus(spec, wl, g, 16)) is not None]
     assert listed == each and len(listed) > 5
+
+
+def test_vllm_pads_mxfp4_experts_to_its_moe_kernel_tiles():
+    """vLLM's Mxfp4MoEMethod.create_weights: Marlin (A100, SM80) rounds I/tp up to 128 and H to 256."""
+    spec = load_model("openai/gpt-oss-120b")  # 36 layers × 128 experts, H = I = 2880
+    a100, h100 = find_gpu("A100-SXM-80GB"), find_gpu("H100-SXM-80GB")
+    wl = make_inference(engine="vllm", tp=4, context=4096)
+    plain = estimate_inference(spec, wl).component("weights").bytes  # no GPU: stored bytes
+    on_a100 = estimate_inference(spec, wl, a100).component("weights").bytes
+    per_layer = 128 * (2 * 768 * 3072 + 3072 * 768 - 3 * 720 * 2880)  # padded − stored elements
+    assert on_a100 - plain == int(36 * per_layer * 4.25 / 8)
+    # Triton on SM90 rounds only I/tp to 64: 720 → 768, H stays 2880
+    triton_layer = 128 * (2 * 768 * 2880 + 2880 * 768 - 3 * 720 * 2880)
+    assert estimate_inference(spec, wl, h100).component("weights").bytes - plain == int(36 * triton_layer * 4.25 / 8)
+    # at TP 1, I = 2880 is 64-aligned: no padding on H100
+    wl1 = make_inference(engine="vllm", context=4096)
+    assert estimate_inference(spec, wl1, h100).component("weights").bytes == estimate_inference(
+        spec, wl1).component("weights").bytes
+    assert estimate_inference(spec, make_inference(engine="hf", tp=4, context=4096), a100).component(
+        "weights").bytes == plain  # transformers keeps the stored layout

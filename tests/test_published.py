@@ -71,15 +71,22 @@ def test_weights_of_unquantised_checkpoints(results: list[dict]) -> None:
     assert max(gib) <= 0.1  # observed 0.068 GiB
 
 
+def test_weights_of_every_row_including_quantised(results: list[dict]) -> None:
+    """FP8 and MXFP4 checkpoints too: MXFP4 experts padded to vLLM's MoE kernel tiles on A100
+    (gpt-oss-120b TP4 was -11.7 % before the padding was modelled)."""
+    pct = published.abs_errors(results, "weights")
+    assert len(pct) >= 18 and max(pct) <= 1.0  # observed max 0.9 %, median 0.2 %
+
+
 def test_kv_cache_median(results: list[dict]) -> None:
     everything = published.summary(results)["kv_cache"]
     v1 = published.summary(results, where=lambda r: r["vllm_engine"] == "V1")["kv_cache"]
     assert everything["count"] >= 15 and v1["count"] >= 10
-    # observed 5.9 % over 19 rows, 4.2 % over 14 V1 rows, 6.1 % for tokens. (They were 4.7 / 3.9 / 6.0 %
+    # observed 5.9 % over 19 rows, 3.3 % over 14 V1 rows, 6.1 % for tokens. (They were 4.7 / 3.9 / 6.0 %
     # while the catalog's A100-40GB had its marketed 40 GiB; with CUDA's 39.39 GiB the overestimated
     # profile peak at small max_num_batched_tokens — see validation/published/README.md — shows.)
     assert everything["median_pct"] <= 6.5
-    assert v1["median_pct"] <= 4.5
+    assert v1["median_pct"] <= 4.0
     assert published.summary(results)["kv_tokens"]["median_pct"] <= 7.0
 
 

@@ -63,11 +63,33 @@ class GPU:
         return self.memory_bytes / (1 << 30)
 
     @property
+    def cuda_capability(self) -> tuple[int, int] | None:
+        """NVIDIA compute capability (engines pick kernels, and so padding, by it); None when not NVIDIA
+        or not known. From the architecture in the name (NVIDIA's CUDA GPUs table)."""
+        return cuda_capability(self.id) if self.vendor == "nvidia" else None
+
+    @property
     def usable_bytes(self) -> int:
         """Memory the GPU may use: all of it, or ``gpu_share`` of a unified pool."""
         if self.unified_memory and self.gpu_share:
             return int(self.memory_bytes * self.gpu_share)
         return self.memory_bytes
+
+
+# (pattern in the catalog id, compute capability): https://developer.nvidia.com/cuda-gpus
+_CAPABILITY = (
+    (r"^V100", (7, 0)), (r"^T4|^RTX-20", (7, 5)), (r"^A100|^A800|^A30\b", (8, 0)),
+    (r"^A10|^A40|^RTX-30|^RTX-A\d", (8, 6)), (r"^L4|^L20|^L40|^RTX-40|-ADA-", (8, 9)),
+    (r"^H100|^H200|^H800|^H20|^GH200", (9, 0)), (r"^B200|^B300|^GB200|^GB300", (10, 0)),
+    (r"^RTX-50|^RTX-PRO-6000-BLACKWELL", (12, 0)),
+)
+
+
+def cuda_capability(gpu_id: str) -> tuple[int, int] | None:
+    for pattern, cap in _CAPABILITY:
+        if re.search(pattern, gpu_id.upper()):
+            return cap
+    return None
 
 
 def _norm(text: str) -> str:

@@ -54,6 +54,51 @@ def profile_peak(spec, layers, t: int, s: int, tp: int, floor: int = PROFILE_FLO
     return max(logits, mlp) + floor
 
 
+def _round_up(n: int, k: int) -> int:
+    return -(-n // k) * k
+
+
+def mxfp4_moe_padding(weights, wl: Inference, gpu) -> tuple[int, str]:
+    """Bytes vLLM adds per GPU by padding MXFP4 expert matrices to its MoE kernel's tile sizes.
+
+    vLLM's ``Mxfp4MoEMethod.create_weights`` (model_executor/layers/quantization/mxfp4.py) rounds
+    the per-partition intermediate size I/tp and the hidden size H up by backend: Marlin — GPUs
+    below SM90 and SM120 (triton_kernels run on SM90–SM10x only) — I to 128 and H to 256;
+    FlashInfer on SM100 I and H to 256; Triton on SM90 I to 64. Each padded expert holds
+    2·I'·H' + H'·I' elements at 4.25 bits (E2M1 + an E8M0 scale per 32) and 2·I' + H' bf16 biases.
+    gpt-oss-120b at TP 4 on A100: H 2880 → 3072, I/tp 720 → 768, +13.8% expert bytes (a published
+    A100 log measured 17.22 GiB of weights where the stored bytes give 15.21 GiB; with the padding
+    17.17). Open: llm-d's H100 rows (vLLM 0.11) show gpt-oss-20b at 13.47 GiB where the stored bytes,
+    which Triton's 64-alignment leaves unpadded at TP 1, give 12.82 — triton_kernels' own swizzled
+    layout may pad further; not modelled.
+    """
+    if not weights.format.startswith("mxfp4") or gpu is None or wl.ep > 1:
+        return 0, ""
+    cap = getattr(gpu, "cuda_capability", None)
+    if cap is None:
+        return 0, ""
+    align_i, align_h = (64, 1) if cap[0] == 9 else (256, 256) if cap[0] == 10 else (128, 256)
+    extra = 0.0
+    for t, _ in weights.tensor_bytes:
+        if not t.experts or len(t.shape) != 3 or t.role not in ("ffn_gate_up", "ffn_down"):
+            continue
+        e, rows, cols = t.shape
+        if t.role == "ffn_gate_up":  # (E, 2I, H)
+            i, h = rows // 2, cols
+            padded = e * 2 * _round_up(i // wl.tp, align_i) * _round_up(h, align_h)
+            plain = e * 2 * (i // wl.tp) * h
+        else:  # down_proj (E, H, I)
+            h, i = rows, cols
+            padded = e * _round_up(h, align_h) * _round_up(i // wl.tp, align_i)
+            plain = e * h * (i // wl.tp)
+        extra += (padded - plain) * 4.25 / 8
+    if extra <= 0:
+        return 0, ""
+    backend = {9: "Triton"}.get(cap[0], "FlashInfer" if cap[0] == 10 else "Marlin")
+    return int(extra), (f"MXFP4 experts padded to the {backend} MoE kernel's tiles on SM{cap[0]}{cap[1]} "
+                        f"(+{fmt_gib(int(extra))} per GPU; vLLM mxfp4.py create_weights)")
+
+
 def components(spec, wl: Inference, gpu=None):
     s = setup(spec, wl)
     t_def, s_def = batch_defaults(gpu)
@@ -65,12 +110,17 @@ def components(spec, wl: Inference, gpu=None):
         s.assumptions.append(f"max_model_len = the workload's {max_len} tokens per sequence (vLLM's own default is "
                              f"the model's max_position_embeddings, {spec.max_position_embeddings})")
     weights = s.weights.per_gpu
+    pad, pad_note = mxfp4_moe_padding(s.weights, wl, gpu)
+    if pad:
+        weights += pad
+        s.assumptions.append(pad_note)
     peak = int(profile_peak(spec, s.layers, t, n_seqs, wl.tp))
     non_torch = NON_TORCH_TP1 if wl.num_gpus == 1 else NON_TORCH_TPN
     per_seq = kv_bytes_per_sequence(s.groups, max_len, "vllm", chunk_budget=t, block=block) + s.state_per_seq
     full_per_token = sum(g.bytes_per_token for g in s.groups)
     comps = [
-        Component("weights", weights, f"Σ tensor bytes in {s.weights.format} / TP {wl.tp} (PP {wl.pp})", WEIGHTS,
+        Component("weights", weights, f"Σ tensor bytes in {s.weights.format} / TP {wl.tp} (PP {wl.pp})"
+                  + (f" + {fmt_gib(pad)} MXFP4 MoE padding" if pad else ""), WEIGHTS,
                   note=f"{fmt_gib(s.weights.total)} for the whole model"),
         Component("profile peak (activations)", peak,
                   f"max(T·V·2 + S·V·4, MLP) + 0.35 GiB with T={t}, S={n_seqs}, V={spec.vocab_size}", ACTIVATIONS,

@@ -117,28 +117,25 @@ def widest_mlp(layers: tuple[S.Layer, ...]) -> int:
     return best
 
 
+def qkvo_width(a: S.Attention) -> int:
+    """Elements per token of q, k, v and the attention output in one layer: 2·n_h·d + 2·n_kv·d_k."""
+    return 2 * a.num_heads * max(a.head_dim, a.head_dim_v) + 2 * a.num_kv_heads * a.head_dim
+
+
 def layer_transient_bytes(spec: S.ModelSpec, layers: tuple[S.Layer, ...], tokens: int, *, tp: int = 1,
-                          e: float = 2.0, attn_impl: str = "sdpa", batch: int = 1, seq: int = 0) -> float:
-    """Peak transient activations of one forward layer over ``tokens`` tokens (formulas.md §4.4).
+                          e: float = 2.0) -> float:
+    """Peak transient activations of one forward layer over ``tokens`` tokens (formulas.md §4.4),
+    for fused attention kernels (SDPA / flash; HF's eager score matrices are added by
+    ``engines.hf.eager_prefill_attention_bytes``).
 
     residual stream + normed input (2 × T·h·e) + fp32 norm copy (T·h·4), then the larger of
-    the MLP (gate, up and act·up: 3·T·I·e / tp) and attention (q, k, v, out: T·(2·n_h + 2·n_kv)·d·e / tp;
-    eager adds the score matrix b·n_h·s²·(4 + 2 + 2) / tp: bf16 scores, fp32 softmax, bf16 copy).
+    the MLP (gate, up and act·up: 3·T·I·e / tp) and attention (q, k, v, out: T·(2·n_h + 2·n_kv)·d·e / tp).
     """
     h = spec.hidden_size
     base = tokens * h * (2 * e + 4)
     mlp = 3 * tokens * widest_mlp(layers) * e / tp
-    attn = 0.0
-    for layer in layers:
-        a = layer.attention
-        if a is None:
-            continue
-        width = 2 * a.num_heads * max(a.head_dim, a.head_dim_v) + 2 * a.num_kv_heads * a.head_dim
-        cost = tokens * width * e / tp
-        if attn_impl == "eager":
-            span = min(seq, a.window) if a.window else seq
-            cost += batch * a.num_heads * seq * span * 8 / tp
-        attn = max(attn, cost)
+    attn = max((tokens * qkvo_width(layer.attention) * e / tp for layer in layers if layer.attention is not None),
+               default=0.0)
     ssm = 0.0
     for layer in layers:
         if layer.ssm is not None:

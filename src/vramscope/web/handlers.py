@@ -25,6 +25,7 @@ from typing import Any
 
 from ..errors import VramscopeError
 from ..units import fmt_gib
+from ..workload import MAX_BATCH, MAX_TOKENS
 from . import render
 from .i18n import t
 from .state import DEFAULTS, TABS, encode, normalize
@@ -261,8 +262,8 @@ def inference_kwargs(values: Mapping[str, Any], lang: str = "en") -> dict[str, A
     """``vramscope.estimate`` keywords of the Inference tab."""
     engine = values.get("engine", "hf")
     kw: dict[str, Any] = {"engine": engine,
-                          "batch": parse_int(values, "batch", lang, lo=1, hi=1_000_000),
-                          "context": parse_int(values, "context", lang, lo=1, hi=100_000_000, tokens=True)}
+                          "batch": parse_int(values, "batch", lang, lo=1, hi=MAX_BATCH),
+                          "context": parse_int(values, "context", lang, lo=1, hi=MAX_TOKENS, tokens=True)}
     if _raw(values, "weights"):
         kw["weights"] = _raw(values, "weights")
     kv = _raw(values, "kv")
@@ -286,8 +287,8 @@ def training_kwargs(values: Mapping[str, Any], lang: str = "en") -> dict[str, An
     method = values.get("t_method", "lora")
     kw: dict[str, Any] = {
         "method": method, "precision": values.get("t_precision", "bf16"), "optimizer": values.get("t_optimizer", "adamw"),
-        "batch": parse_int(values, "t_batch", lang, lo=1, hi=1_000_000),
-        "seq_len": parse_int(values, "t_seq", lang, lo=1, hi=100_000_000, tokens=True),
+        "batch": parse_int(values, "t_batch", lang, lo=1, hi=MAX_BATCH),
+        "seq_len": parse_int(values, "t_seq", lang, lo=1, hi=MAX_TOKENS, tokens=True),
         "grad_accum": parse_int(values, "t_accum", lang, lo=1, hi=1_000_000),
         "grad_ckpt": values.get("t_ckpt", "none"), "attn": values.get("t_attn", "sdpa"),
         "zero": int(values.get("t_zero", "0") or 0), "fsdp": values.get("t_fsdp", "none"),
@@ -307,9 +308,9 @@ def rl_kwargs(values: Mapping[str, Any], lang: str = "en") -> dict[str, Any]:
     algo = values.get("r_algo", "grpo")
     kw: dict[str, Any] = {
         "rl": algo, "method": values.get("r_method", "lora"),
-        "batch": parse_int(values, "r_batch", lang, lo=1, hi=1_000_000),
-        "prompt_len": parse_int(values, "r_prompt", lang, lo=1, hi=100_000_000, tokens=True),
-        "completion_len": parse_int(values, "r_completion", lang, lo=1, hi=100_000_000, tokens=True),
+        "batch": parse_int(values, "r_batch", lang, lo=1, hi=MAX_BATCH),
+        "prompt_len": parse_int(values, "r_prompt", lang, lo=1, hi=MAX_TOKENS, tokens=True),
+        "completion_len": parse_int(values, "r_completion", lang, lo=1, hi=MAX_TOKENS, tokens=True),
         "grad_ckpt": values.get("r_ckpt", "none"),
         "gpus": parse_int(values, "r_gpus", lang, lo=1, hi=100_000),
     }
@@ -328,9 +329,9 @@ def multimodal_kwargs(values: Mapping[str, Any], lang: str = "en") -> dict[str, 
     """``vramscope.estimate`` keywords of the Multimodal tab (images, video, audio per sequence)."""
     kw: dict[str, Any] = {
         "engine": values.get("m_engine", "hf"),
-        "batch": parse_int(values, "m_batch", lang, lo=1, hi=1_000_000),
-        "prompt_len": parse_int(values, "m_prompt", lang, lo=0, hi=100_000_000, tokens=True),
-        "gen_len": parse_int(values, "m_gen", lang, lo=0, hi=100_000_000, tokens=True),
+        "batch": parse_int(values, "m_batch", lang, lo=1, hi=MAX_BATCH),
+        "prompt_len": parse_int(values, "m_prompt", lang, lo=0, hi=MAX_TOKENS, tokens=True),
+        "gen_len": parse_int(values, "m_gen", lang, lo=0, hi=MAX_TOKENS, tokens=True),
         "images": parse_int(values, "m_images", lang, lo=0, hi=10_000),
         "video_seconds": parse_float(values, "m_video", lang, lo=0.0, hi=86_400),
         "audio_seconds": parse_float(values, "m_audio", lang, lo=0.0, hi=86_400),
@@ -348,8 +349,8 @@ def multimodal_kwargs(values: Mapping[str, Any], lang: str = "en") -> dict[str, 
 def fit_kwargs(values: Mapping[str, Any], lang: str = "en") -> dict[str, Any]:
     """``vramscope.fit`` keywords of the Fit & plan tab (``plan`` takes them without the GPU)."""
     kw: dict[str, Any] = {"engine": values.get("f_engine", "vllm"),
-                          "batch": parse_int(values, "f_batch", lang, lo=1, hi=1_000_000),
-                          "context": parse_int(values, "f_context", lang, lo=1, hi=100_000_000, tokens=True)}
+                          "batch": parse_int(values, "f_batch", lang, lo=1, hi=MAX_BATCH),
+                          "context": parse_int(values, "f_context", lang, lo=1, hi=MAX_TOKENS, tokens=True)}
     if _raw(values, "f_weights"):
         kw["weights"] = _raw(values, "f_weights")
     kv = _raw(values, "f_kv")
@@ -375,11 +376,11 @@ def pai_inputs(values: Mapping[str, Any], lang: str = "en") -> dict[str, Any]:
         if active > params:
             raise InputError(t("err.active_big", lang, active=f"{active:g}", total=f"{params:g}"))
     return {"params_b": params, "active_params_b": active, "is_moe": moe,
-            "concurrency": parse_int(values, "p_concurrency", lang, lo=1, hi=1_000_000),
-            "seq_len": parse_int(values, "p_seq", lang, lo=1, hi=100_000_000, tokens=True),
+            "concurrency": parse_int(values, "p_concurrency", lang, lo=1, hi=MAX_BATCH),
+            "seq_len": parse_int(values, "p_seq", lang, lo=1, hi=MAX_TOKENS, tokens=True),
             "precision_bytes": 4.0 if values.get("p_precision") == "32" else 2.0,
             "optimizer": values.get("p_optimizer", "Adam/AdamW"),
-            "batch_size": parse_int(values, "p_batch", lang, lo=1, hi=1_000_000)}
+            "batch_size": parse_int(values, "p_batch", lang, lo=1, hi=MAX_BATCH)}
 
 
 # --- one function per tab: (spec, values, lang) → (html, code) --------------------------------------

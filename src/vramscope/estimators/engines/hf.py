@@ -10,9 +10,10 @@ GPU, which is what the pipeline split models.
 from __future__ import annotations
 
 from ... import spec as S
+from ...formats import get_format
 from ...units import fmt_gib
 from ...workload import Inference
-from ..common import cuda_context, layer_transient_bytes, setup
+from ..common import cuda_context, layer_transient_bytes, qkvo_width, setup
 from ..kv import KVGroup, kv_bytes_per_sequence, kv_groups
 from ..result import ACTIVATIONS, KV, STATE, WEIGHTS, Component, band
 
@@ -53,7 +54,7 @@ def components(spec, wl: Inference, gpu=None):
                   layer_transient_bytes(spec, (), b * prompt, e=e)  # the residual stream and norm (no layer branch)
                   + eager_prefill_attention_bytes(s.layers, b, prompt, e, _softmax_bytes(spec, wl)))
     else:
-        act = layer_transient_bytes(spec, s.layers, b * prompt, e=e, attn_impl=wl.attn_impl, batch=b, seq=prompt)
+        act = layer_transient_bytes(spec, s.layers, b * prompt, e=e)
     exp, lo, hi = band(act, 0.7, 1.6)
     comps.append(Component("prefill activations", exp, f"one layer's transients over {b}×{prompt} prompt tokens "
                            f"({wl.attn_impl} attention)", ACTIVATIONS, lo, hi))
@@ -82,10 +83,9 @@ def components(spec, wl: Inference, gpu=None):
 def _compute_dtype(spec, wl: Inference) -> str:
     """The dtype HF runs the model in: the weight format when it is a plain float type (a float32
     checkpoint loaded with ``dtype=bfloat16`` runs in bf16), else the checkpoint's dtype."""
-    w = (wl.weights or "").lower()
-    for name, aliases in (("fp32", ("fp32", "float32", "f32")), ("fp16", ("fp16", "float16", "half", "f16")),
-                          ("bf16", ("bf16", "bfloat16"))):
-        if w in aliases:
+    if wl.weights:
+        name = get_format(wl.weights).name  # resolves the aliases (bfloat16, half, float32 …)
+        if name in ("fp32", "fp16", "bf16"):
             return name
     return {"float32": "fp32", "float16": "fp16"}.get(spec.dtype, "bf16")
 
@@ -125,7 +125,7 @@ def eager_prefill_attention_bytes(layers: tuple[S.Layer, ...], batch: int, promp
         if a is None:
             continue
         kinds.add((a.kind, a.window))
-        width = 2 * a.num_heads * max(a.head_dim, a.head_dim_v) + 2 * a.num_kv_heads * a.head_dim
+        width = qkvo_width(a)
         if a.kind != S.ATTN_MLA and a.num_kv_heads < a.num_heads:
             width += a.num_heads * (a.head_dim + a.head_dim_v)  # repeat_kv's copies of K and V
         best = max(best, T * width * e + batch * a.num_heads * prompt * prompt * score_bytes)

@@ -240,3 +240,12 @@ def test_cuda_capability_from_the_architecture():
     assert caps == {"A100-SXM-80GB": (8, 0), "RTX-3090": (8, 6), "L40S": (8, 9), "RTX-4090": (8, 9), "H200": (9, 0),
                     "B200": (10, 0), "RTX-5090": (12, 0), "T4": (7, 5), "MI300X": None}
     assert all(g.cuda_capability is not None for g in gpus() if g.vendor == "nvidia")
+
+
+def test_memory_from_measured_totals():
+    """Catalog memory where a measurement is published (memory_note names it): nvidia-smi totals from
+    modal-labs/modal-client#2797, CUDA deviceQuery of an A100-SXM4-40GB from bottlerocket-os/bottlerocket#3873."""
+    mib = {g: find_gpu(g).memory_bytes / 2**20 for g in ("A10-24GB", "L4-24GB", "L40S-48GB", "T4-16GB")}
+    assert mib == {"A10-24GB": 23028, "L4-24GB": 23034, "L40S-48GB": 46068, "T4-16GB": 15360}
+    assert find_gpu("A100-SXM-40GB").memory_bytes == 42_298_834_944
+    assert find_gpu("H100-SXM-80GB").memory_bytes == 81090 * 2**20  # torch total_memory (earlier source)

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from math import ceil
 
+from ... import spec as S
 from ...units import GiB, fmt_gib
 from ...workload import Inference
 from ..common import cuda_context, setup
@@ -80,10 +81,10 @@ def mxfp4_moe_padding(weights, wl: Inference, gpu) -> tuple[int, str]:
     align_i, align_h = (64, 1) if cap[0] == 9 else (256, 256) if cap[0] == 10 else (128, 256)
     extra = 0.0
     for t, _ in weights.tensor_bytes:
-        if not t.experts or len(t.shape) != 3 or t.role not in ("ffn_gate_up", "ffn_down"):
+        if not t.experts or len(t.shape) != 3 or t.role not in (S.ROLE_FFN_GATE_UP, S.ROLE_FFN_DOWN):
             continue
         e, rows, cols = t.shape
-        if t.role == "ffn_gate_up":  # (E, 2I, H)
+        if t.role == S.ROLE_FFN_GATE_UP:  # (E, 2I, H)
             i, h = rows // 2, cols
             padded = e * 2 * _round_up(i // wl.tp, align_i) * _round_up(h, align_h)
             plain = e * 2 * (i // wl.tp) * h

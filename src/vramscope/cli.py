@@ -30,6 +30,9 @@ app = typer.Typer(
 
 _state = {"debug": False}
 
+#: exit status of a bug (an exception that is not a VramscopeError); user errors exit with 2
+INTERNAL_ERROR = 3
+
 ModelArg = Annotated[
     str,
     typer.Argument(
@@ -700,7 +703,12 @@ def main(argv: list[str] | None = None) -> None:
             raise SystemExit(2) from None
         if type(exc).__name__ == "Exit":
             raise SystemExit(getattr(exc, "exit_code", 0)) from None
-        raise
+        if _state["debug"]:
+            raise
+        # anything that is not a VramscopeError is a bug in vramscope, never the user's fault
+        typer.echo(f"internal error ({type(exc).__name__}: {str(exc)[:200]}); this is a bug in vramscope: "
+                   "please report it with the command line, and rerun with --debug for the traceback", err=True)
+        raise SystemExit(INTERNAL_ERROR) from None
     finally:
         set_listener(previous)
 

@@ -666,10 +666,21 @@ def measure_cmd(
 def web_cmd(
     host: Annotated[str, Opt("--host", help="address to listen on (0.0.0.0 for every interface)")] = "127.0.0.1",
     port: Annotated[int, Opt("--port", help="port to listen on")] = 7860,
+    allow_local: Annotated[str | None, Opt("--allow-local", metavar="DIR",
+                                           help="let the Model field name config.json / GGUF files inside DIR "
+                                           "(single-user use; by default the server reads no file of its own)")] = None,
 ) -> None:
     """Start the web calculator (gradio) on http://HOST:PORT — needs the web extra: pip install 'vramscope[web]'."""
     from .web import serve
+    from .web.handlers import ALLOW_LOCAL_ENV
 
+    if allow_local is not None:
+        root = os.path.realpath(os.path.expanduser(allow_local))
+        if not os.path.isdir(root):
+            raise VramscopeError(f"--allow-local {allow_local}: not a directory")
+        os.environ[ALLOW_LOCAL_ENV] = root  # read by the handlers, inherited by the worker processes
+    else:
+        os.environ.pop(ALLOW_LOCAL_ENV, None)
     serve(host=host, port=port)
 
 

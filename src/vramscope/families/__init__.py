@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import spec as S
+from ..bounds import MAX_WIDTH, validate_spec
 from ..errors import ConfigError, UnsupportedModelError
 from ._config import Cfg
 from .deepseek import build_deepseek
@@ -84,10 +85,8 @@ def spec_from_config(config: Any, *, model_id: str, source: str = "config", wher
             f"{', '.join(missing)} needed to read it as a Llama-like decoder. "
             f"Supported model types: {', '.join(SUPPORTED)}"
         )
-    quant = cfg.raw("quantization_config")
-    if quant is not None and not isinstance(quant, dict):
-        raise ConfigError(f"{where}: 'quantization_config' must be an object")
-    return S.ModelSpec(
+    quant = _quantization(cfg)
+    return validate_spec(S.ModelSpec(
         id=model_id,
         family=family,
         architecture=_architecture(cfg, model_type),
@@ -104,4 +103,30 @@ def spec_from_config(config: Any, *, model_id: str, source: str = "config", wher
         source=source,
         assumptions=tuple(dict.fromkeys(assumptions)),
         config=config,
-    )
+    ))
+
+
+def _quantization(cfg: Cfg) -> dict | None:
+    """The checkpoint's ``quantization_config``, with every key the weight formats read type-checked.
+
+    transformers' quantizer configs (``utils/quantization_config.py``) define these keys; a value of
+    the wrong type would otherwise surface as a TypeError when the weights are sized.
+    """
+    q = cfg.sub("quantization_config")
+    if q is None:
+        return None
+    q.str("quant_method")
+    q.str("fmt")
+    q.str("bnb_4bit_quant_type")
+    for key in ("modules_to_not_convert", "ignore"):
+        q.str_list(key)
+    for key in ("load_in_4bit", "load_in_8bit", "bnb_4bit_use_double_quant"):
+        q.bool(key, False)
+    for key in ("bits", "w_bit"):
+        q.opt_int(key, maximum=16)
+    for key in ("group_size", "q_group_size"):
+        q.opt_int(key, minimum=-1)
+    block = q.int_list("weight_block_size")
+    if block is not None and not (1 <= len(block) <= 2 and all(1 <= b <= MAX_WIDTH for b in block)):
+        raise ConfigError(f"{q.where}: 'weight_block_size' must be one or two positive block sizes, got {block!r}")
+    return q.data

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..bounds import checked_int
 from ..errors import ConfigError
 
 _MISSING = object()
@@ -67,12 +68,14 @@ class Cfg:
         *keys: str,
         default: Any = _MISSING,
         minimum: int = 1,
+        maximum: int | None = None,
         assume: str | None = None,
     ) -> int:
         """A positive (or ``>= minimum``) integer from the first of ``keys`` that is present.
 
         With ``default`` the value is optional; ``assume`` (a sentence) is recorded when the
-        default is used.
+        default is used. A value must be a finite integral number; ``maximum`` defaults to the
+        bound of the key's kind (:func:`vramscope.bounds.bound_for`: layers, heads, width …).
         """
         key, value = self._lookup(keys)
         if value is _MISSING:
@@ -82,19 +85,13 @@ class Cfg:
             if assume:
                 self.assumptions.append(assume)
             return default
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or int(value) != value:
-            raise ConfigError(f"{self.where}: '{key}' must be an integer, got {value!r}")
-        value = int(value)
-        if value < minimum:
-            what = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
-            raise ConfigError(f"{self.where}: '{key}' must be {what}, got {value}")
-        return value
+        return checked_int(value, where=self.where, key=key, minimum=minimum, maximum=maximum)
 
-    def opt_int(self, *keys: str, minimum: int = 1) -> int | None:
+    def opt_int(self, *keys: str, minimum: int = 1, maximum: int | None = None) -> int | None:
         key, value = self._lookup(keys)
         if value is _MISSING:
             return None
-        return self.int(key, minimum=minimum)
+        return self.int(key, minimum=minimum, maximum=maximum)
 
     def bool(self, key: str, default: bool) -> bool:
         value = self.data.get(key)

@@ -13,6 +13,7 @@ import math
 import re
 
 from .. import spec as S
+from ..bounds import MAX_BARE_SIZE, validate_spec
 from ..errors import ConfigError
 from ..families._build import (
     AttnStyle,
@@ -23,7 +24,7 @@ from ..families._build import (
     router,
 )
 
-_SIZE = r"(\d+(?:\.\d+)?)\s*([KMBT])"
+_SIZE = r"(\d{1,15}(?:\.\d{1,15})?)\s*([KMBT])"  # bounded digits: no float overflow
 _PATTERN = re.compile(rf"^\s*{_SIZE}\s*(?:(?:-A|/|\s+A|-)\s*{_SIZE})?\s*$", re.IGNORECASE)
 _SCALE = {"K": 1e3, "M": 1e6, "B": 1e9, "T": 1e12}
 
@@ -69,6 +70,9 @@ def spec_from_size(text: str, active: int | str | None = None, *, experts: int |
         act = parse_size(active)[0] if isinstance(active, str) else int(active)
     if total < 1_000_000:
         raise ConfigError(f"model size {text!r} is too small: give at least 1M parameters")
+    if total > MAX_BARE_SIZE:
+        raise ConfigError(f"model size {text!r} is above the {MAX_BARE_SIZE // 10**12}T a bare size may name "
+                          "(the largest published models have 1-2T); pass a model config for larger ones")
     if act is not None and act == total:
         act = None
     if act is not None and not 0 < act < total:
@@ -146,7 +150,7 @@ def spec_from_size(text: str, active: int | str | None = None, *, experts: int |
 
 
 def _spec(text: str, layers: list, tensors: list, h: int, vocab: int, assumptions: list[str]) -> S.ModelSpec:
-    return S.ModelSpec(
+    return validate_spec(S.ModelSpec(
         id=text.strip(),
         family="bare-size",
         architecture="inferred",
@@ -158,4 +162,4 @@ def _spec(text: str, layers: list, tensors: list, h: int, vocab: int, assumption
         dtype="bfloat16",
         source="size",
         assumptions=tuple(assumptions),
-    )
+    ))

@@ -28,9 +28,11 @@ from pathlib import Path
 from typing import Any
 
 from .. import spec as S
-from ..errors import FormatError, GGUFError, ModelNotFoundError, UnsupportedModelError
+from ..bounds import checked_int, validate_spec
+from ..errors import FormatError, GGUFError, UnsupportedModelError
 from ..formats.gguf_mix import preset_from_file_type
 from ..formats.gguf_types import ggml_type, tensor_nbytes
+from .files import regular_file
 
 _MAGIC = b"GGUF"
 _HEADER = 24  # magic u32 + version u32 + tensor_count u64 + kv_count u64
@@ -166,6 +168,7 @@ class _Parser:
                     self.pos += n
                 return count
             return [self.string(what) for _ in range(count)]
+        self.need(12 * count, what)  # every nested array starts with its u32 type and u64 count
         return [self.value(sub, what, depth + 1) for _ in range(count)]
 
     def header(self) -> tuple[dict[str, Any], list[_RawTensor], int]:
@@ -219,8 +222,8 @@ _MIN_TENSOR_INFO = 8 + 1 + 4 + 8 + 4 + 8  # name length, ≥1 name byte, n_dims,
 
 def _read(path: Path) -> tuple[dict[str, Any], list[tuple[_RawTensor, str, tuple[int, ...], int]]]:
     """Metadata and checked tensors (record, GGML type name, PyTorch shape, bytes) of one GGUF file."""
+    size = regular_file(path, "GGUF file").st_size
     try:
-        size = path.stat().st_size
         with path.open("rb") as f:
             if size == 0:
                 return _Parser(b"", 0, path).header()  # raises the "empty file" error
@@ -329,16 +332,19 @@ class _Meta:
         return self.kv.get(f"{self.arch}.{key}", default)
 
     def int(self, key: str, default: int | None = None, *, layer: int | None = None) -> int | None:
+        """A non-negative, bounded integer (per-layer arrays: the layer's entry, else the largest)."""
         v = self.get(key)
+        name = f"{self.arch}.{key}"
         if isinstance(v, list):
             if not v:
                 return default
-            v = v[layer] if layer is not None and layer < len(v) else max(v)
+            if layer is not None and layer < len(v):
+                return checked_int(v[layer], where=str(self.where), key=f"{name}[{layer}]", minimum=0, error=GGUFError)
+            return max(checked_int(x, where=str(self.where), key=f"{name}[{i}]", minimum=0, error=GGUFError)
+                       for i, x in enumerate(v))
         if v is None:
             return default
-        if isinstance(v, bool) or not isinstance(v, (int, float)):
-            raise GGUFError(f"{self.where}: metadata key {self.arch}.{key} should be a number, got {v!r}")
-        return int(v)
+        return checked_int(v, where=str(self.where), key=name, minimum=0, error=GGUFError)
 
     def need(self, key: str, *, layer: int | None = None) -> int:
         v = self.int(key, layer=layer)
@@ -468,10 +474,7 @@ def spec_from_gguf(path: str | os.PathLike[str]) -> S.ModelSpec:
     Raises :class:`~vramscope.errors.GGUFError` for files that are not GGUF, truncated or corrupt.
     """
     p = Path(path)
-    if not p.exists():
-        raise ModelNotFoundError(f"{p}: no such file")
-    if not p.is_file():
-        raise GGUFError(f"{p}: not a file")
+    regular_file(p, "GGUF file")
     parts = _parts(p)
     kv, raw_tensors = _read(parts[0])
     arch = kv.get("general.architecture")
@@ -483,18 +486,17 @@ def spec_from_gguf(path: str | os.PathLike[str]) -> S.ModelSpec:
     for part in parts[1:]:
         raw_tensors += _read(part)[1]
     n_blocks = kv.get(f"{arch}.block_count")
-    if not isinstance(n_blocks, int) or isinstance(n_blocks, bool) or n_blocks < 0:
-        raise GGUFError(f"{parts[0]}: metadata key {arch}.block_count is missing or not an integer")
+    if n_blocks is None:
+        raise GGUFError(f"{parts[0]}: metadata key {arch}.block_count is missing")
+    n_blocks = checked_int(n_blocks, where=str(parts[0]), key=f"{arch}.block_count", error=GGUFError)
     if n_blocks > len(raw_tensors):  # every block has at least one tensor
         raise GGUFError(f"{parts[0]}: corrupt GGUF metadata: {arch}.block_count is {n_blocks:,} "
                         f"but the file has only {len(raw_tensors):,} tensors")
     n_mtp = kv.get(f"{arch}.nextn_predict_layers") or 0
     n_mtp = n_mtp if isinstance(n_mtp, int) and 0 < n_mtp < n_blocks else 0
     mtp_from = n_blocks - n_mtp if n_mtp else None
-    n_expert = kv.get(f"{arch}.expert_count") or 0
-    top_k = kv.get(f"{arch}.expert_used_count") or 0
-    if not isinstance(n_expert, int) or not isinstance(top_k, int):
-        raise GGUFError(f"{parts[0]}: {arch}.expert_count / expert_used_count must be integers")
+    n_expert, top_k = (checked_int(kv.get(f"{arch}.{key}") or 0, where=str(parts[0]), key=f"{arch}.{key}",
+                                   minimum=0, error=GGUFError) for key in ("expert_count", "expert_used_count"))
     tensors = [_tensor(r.name, typ, shape, nb, int(n_expert), int(top_k), mtp_from) for r, typ, shape, nb in raw_tensors]
     names = [t.name for t in tensors]
     if len(set(names)) != len(names):
@@ -520,7 +522,7 @@ def spec_from_gguf(path: str | os.PathLike[str]) -> S.ModelSpec:
         quant["gguf_parts"] = len(parts)
     dtype = {"F32": "float32", "BF16": "bfloat16"}.get(ftype_name or "", "float16")
     config = dict(kv)
-    return S.ModelSpec(
+    return validate_spec(S.ModelSpec(
         id=_model_id(parts[0]),
         family=arch,
         architecture=arch,
@@ -536,4 +538,4 @@ def spec_from_gguf(path: str | os.PathLike[str]) -> S.ModelSpec:
         source="gguf",
         assumptions=tuple(dict.fromkeys(meta.assumptions)),
         config=config,
-    )
+    ))

@@ -23,7 +23,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from ..bounds import MAX_BARE_SIZE
 from ..errors import VramscopeError
+from ..sources.files import regular_file, short_text
 from ..units import fmt_gib
 from ..workload import MAX_BATCH, MAX_TOKENS
 from . import render
@@ -195,23 +197,27 @@ def model_ref(values: Mapping[str, Any], file: str | None, lang: str, *,
         if not file:
             raise InputError(t("err.no_file", lang))
         path = Path(str(file))
-        name = path.name
+        name = short_text(path.name, 80)
         if path.suffix.lower() not in (".json", ".gguf"):
             raise InputError(t("err.file_type", lang, name=name))
+        root = upload_root()
+        if root is not None and not _inside(path, root):
+            # gradio hands over only files it wrote to its upload folder; anything else is refused
+            raise InputError(t("err.file_gone", lang))
         try:
-            st = path.stat()
-        except OSError:
+            st = regular_file(path, "uploaded file")
+        except VramscopeError:
             raise InputError(t("err.file_gone", lang)) from None
         if st.st_size > max_upload:
             raise InputError(t("err.file_big", lang, name=name, size=fmt_gib(st.st_size), limit=fmt_gib(max_upload)))
         return ModelRef("file", str(path), None, (st.st_size, int(st.st_mtime_ns)))
     # a bare size, as in the seed: Dense, or MoE with its active parameters
-    total = parse_float(values, "size", lang, lo=0.0, lo_open=True, hi=1e5)
+    total = parse_float(values, "size", lang, lo=0.0, lo_open=True, hi=MAX_BARE_SIZE / 1e9)
     active = None
     if values.get("arch") == "moe":
         if not _raw(values, "active"):
             raise InputError(t("err.moe_active", lang))
-        a = parse_float(values, "active", lang, lo=0.0, lo_open=True, hi=1e5)
+        a = parse_float(values, "active", lang, lo=0.0, lo_open=True, hi=MAX_BARE_SIZE / 1e9)
         if a > total:
             raise InputError(t("err.active_big", lang, active=f"{a:g}", total=f"{total:g}"))
         active = f"{_plain_number(a)}B"
@@ -234,6 +240,32 @@ def may_use_network(values: Mapping[str, Any]) -> bool:
         return False
 
 
+#: ``vramscope web --allow-local DIR`` sets this (inherited by the worker processes): the one folder
+#: whose files the Model field may name. Unset, the server reads no file it was not handed as an upload.
+ALLOW_LOCAL_ENV = "VRAMSCOPE_WEB_ALLOW_LOCAL"
+#: the folder uploads arrive in (set by the app from gradio's upload folder); an upload path outside
+#: it is refused, so that no request can pass a server path off as an upload.
+UPLOAD_ROOT_ENV = "VRAMSCOPE_WEB_UPLOAD_ROOT"
+
+
+def allow_local() -> Path | bool:
+    """The folder the Model field may read from, or False (the default: catalog, hub ids and sizes only)."""
+    raw = os.environ.get(ALLOW_LOCAL_ENV, "").strip()
+    return Path(raw) if raw else False
+
+
+def upload_root() -> Path | None:
+    raw = os.environ.get(UPLOAD_ROOT_ENV, "").strip()
+    return Path(raw) if raw else None
+
+
+def _inside(path: Path, root: Path) -> bool:
+    try:
+        return Path(os.path.realpath(path)).is_relative_to(os.path.realpath(root))
+    except (OSError, ValueError):
+        return False
+
+
 @lru_cache(maxsize=128)
 def _load(ref: ModelRef):
     from ..sources import load_model
@@ -244,12 +276,14 @@ def _load(ref: ModelRef):
             if path.suffix.lower() == ".json":
                 from ..sources.config_file import spec_from_path
 
-                return spec_from_path(path, model_id=f"upload:{path.name}")
-            return load_model(str(path))
+                return spec_from_path(path, model_id=f"upload:{short_text(path.name, 80)}")
+            from ..sources.gguf_file import spec_from_gguf
+
+            return spec_from_gguf(path)
         except VramscopeError as exc:
             # the server's temporary path means nothing to the user: show the file name
-            raise type(exc)(str(exc).replace(str(path), path.name)) from None
-    return load_model(ref.ref, active=ref.active)
+            raise type(exc)(str(exc).replace(str(path), short_text(path.name, 80))) from None
+    return load_model(ref.ref, active=ref.active, files=allow_local())
 
 
 def load_spec(ref: ModelRef):

@@ -148,7 +148,8 @@ def clean(field: Field, value: object) -> str | bool:
             return value
         return str(value).strip().lower() in TRUE
     text = "" if value is None else str(value)
-    text = text.strip()[:MAX_VALUE_CHARS]
+    # lone surrogates (a non-UTF-8 name) cannot go into a link or an HTML page: each becomes U+FFFD
+    text = "".join("\ufffd" if 0xD800 <= ord(c) <= 0xDFFF else c for c in text.strip()[:MAX_VALUE_CHARS])
     if field.choices and text not in field.choices:
         return field.default
     return text

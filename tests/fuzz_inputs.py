@@ -467,23 +467,25 @@ _WEB_TEXT = ("", "0", "1", "-1", "8", "32k", "1e9", "nan", "inf", "abc", "4096",
              "/dev/zero", "/etc/passwd", "../../etc/passwd", "🦙" * 100, "a\udcffb", "x" * 5000, "org/name")
 
 
+_WEB_PLAUSIBLE = ("1", "2", "4", "8", "16", "512", "2048", "4096", "8192", "32k", "0.9", "0.5", "1024x768",
+                  "RTX-4090-24GB", "H100-SXM-80GB", "A100-SXM-80GB", "24GiB", "7", "70", "q_proj,v_proj", "all-linear",
+                  "Q4_K_M", "nf4", "fp8", "auto", "qwen3-8b", "mixtral-8x7b", "gemma-3-4b-it", "")
+
+
 def web_values(rng: random.Random) -> dict[str, Any]:
-    """Page inputs: each field left at its default, set to one of its choices, or set to hostile text."""
+    """Page inputs: a few fields set to one of their choices, a plausible value or hostile text."""
     from vramscope.web.state import FIELDS
 
     values: dict[str, Any] = {}
-    for f in FIELDS:
-        r = rng.random()
-        if r < 0.55:
-            continue
+    for f in rng.sample(FIELDS, rng.randint(0, 8)):
         if f.is_bool:
             values[f.name] = rng.choice((True, False, "1", "yes", "🦙"))
-        elif f.choices and r < 0.85:
+        elif f.choices and rng.random() < 0.9:
             values[f.name] = rng.choice(tuple(f.choices))
         else:
-            values[f.name] = rng.choice(_WEB_TEXT)
-    if rng.random() < 0.1:
-        values["src"] = "size"
+            values[f.name] = rng.choice(_WEB_PLAUSIBLE if rng.random() < 0.6 else _WEB_TEXT)
+    if "tab" not in values:
+        values["tab"] = rng.choice(("infer", "train", "rl", "mm", "fit", "pai"))
     return values
 
 

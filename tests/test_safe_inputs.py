@@ -362,3 +362,14 @@ def test_a_bug_shows_its_traceback_with_debug(monkeypatch, capsys):
     monkeypatch.setattr("vramscope.sources.load_model", lambda *a, **k: 1 / 0)
     with pytest.raises(ZeroDivisionError):
         run_cli(["--debug", "info", "llama-3.1-8b"], capsys)
+
+
+@pytest.mark.parametrize("quant, name", [
+    ({"quant_method": "gptq", "w_bit": None}, "gptq-int4-g128"),  # fuzz finding: int(None)
+    ({"quant_method": "awq", "w_bit": 4, "q_group_size": 64}, "awq-int4-g64"),
+    ({"quant_method": "gptq", "bits": None, "group_size": None}, "gptq-int4-g128"),
+])
+def test_null_quantization_keys_take_the_library_defaults(write_json, quant, name):
+    from vramscope.formats import checkpoint_format
+
+    assert checkpoint_format(load_model(str(write_json(_llama(quantization_config=quant))))).name == name

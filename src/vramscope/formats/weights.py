@@ -192,6 +192,11 @@ def get_format(name: str) -> WeightFormat:
     )
 
 
+def _first(q: dict, *keys: str, default: int) -> int:
+    """The first of ``keys`` present and not null in a quantization config, as an int."""
+    return next((int(q[k]) for k in keys if q.get(k) is not None), default)
+
+
 def checkpoint_format(spec: ModelSpec) -> WeightFormat:
     """The format the checkpoint itself is stored in, from its ``quantization_config`` and dtype.
 
@@ -209,7 +214,7 @@ def checkpoint_format(spec: ModelSpec) -> WeightFormat:
     if method == "fp8":
         block = q.get("weight_block_size")
         if isinstance(block, list) and block:
-            base = WeightFormat("fp8-block", f"checkpoint FP8 ({q.get('fmt', 'e4m3')}) with {block[0]}×{block[-1]} block scales",
+            base = WeightFormat("fp8-block", f"checkpoint FP8 ({q.get('fmt') or 'e4m3'}) with {block[0]}×{block[-1]} block scales",
                                 _fp8_block(int(block[0])), 8.002)
         else:
             base = FORMATS["fp8"]
@@ -218,15 +223,17 @@ def checkpoint_format(spec: ModelSpec) -> WeightFormat:
         return WeightFormat("mxfp4", "checkpoint MXFP4 (MoE experts), other tensors bf16", _microscaled(32, 1),
                             4.25, skip=skip, experts_only=not skip)
     if method in ("gptq", "awq"):
-        bits = int(q.get("bits", q.get("w_bit", 4)))
-        group = int(q.get("group_size", q.get("q_group_size", 128)))
+        # keys as transformers' GPTQConfig / AwqConfig name them (AutoAWQ writes w_bit / q_group_size);
+        # a key given as null takes the library default (4 bits, group 128); sources type-checked them
+        bits = _first(q, "bits", "w_bit", default=4)
+        group = _first(q, "group_size", "q_group_size", default=128)
         return WeightFormat(f"{method}-int{bits}-g{group}", f"checkpoint {method.upper()} {bits}-bit group {group}",
                             _gptq(bits, group, method == "gptq"), bits + 16 / max(group, 1) + bits / max(group, 1),
                             skip=skip)
     if method == "bitsandbytes":
         if q.get("load_in_4bit"):
             dq = bool(q.get("bnb_4bit_use_double_quant"))
-            return get_format(("nf4" if q.get("bnb_4bit_quant_type", "nf4") == "nf4" else "fp4") + ("-dq" if dq else ""))
+            return get_format(("nf4" if (q.get("bnb_4bit_quant_type") or "nf4") == "nf4" else "fp4") + ("-dq" if dq else ""))
         return FORMATS["int8"]
     dtype = {"float32": "fp32", "float16": "fp16", "bfloat16": "bf16"}.get(spec.dtype, "bf16")
     return FORMATS[dtype]

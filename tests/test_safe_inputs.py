@@ -373,3 +373,21 @@ def test_null_quantization_keys_take_the_library_defaults(write_json, quant, nam
     from vramscope.formats import checkpoint_format
 
     assert checkpoint_format(load_model(str(write_json(_llama(quantization_config=quant))))).name == name
+
+
+@pytest.mark.parametrize("values, said", [
+    ({"tab": "train", "t_method": "bogus"}, "Method: &#x27;bogus&#x27; is not one of the choices (full, freeze, lora"),
+    ({"tab": "infer", "engine": "tensorrt"}, "&#x27;tensorrt&#x27; is not one of the choices (hf, vllm, llamacpp, sglang)"),
+    ({"tab": "train", "t_method": "bogus", "lang": "zh"}, "不是可选项之一"),
+])
+def test_web_choice_the_page_cannot_send_is_refused_not_replaced(values, said):
+    from vramscope.web import handlers
+
+    page = handlers.compute(values)
+    assert not page.ok and said in page.html
+
+
+def test_web_choice_of_another_tab_does_not_block_this_one():
+    from vramscope.web import handlers
+
+    assert handlers.compute({"tab": "infer", "t_method": "bogus"}).ok

@@ -30,7 +30,7 @@ from ..units import fmt_gib
 from ..workload import MAX_BATCH, MAX_TOKENS
 from . import render
 from .i18n import t
-from .state import DEFAULTS, TABS, encode, normalize
+from .state import DEFAULTS, TABS, encode, invalid_choices, normalize
 
 log = logging.getLogger("vramscope.web")
 
@@ -671,7 +671,13 @@ def compute(values: Mapping[str, Any], file: str | None = None, *, max_upload: i
     except Exception as exc:  # pragma: no cover - model_ref only raises InputError
         log.exception("reading the model inputs failed")
         model_html, model_error = render.message("error", t("internal_error", lang, kind=type(exc).__name__), str(exc)), str(exc)
-    if tab == "pai":
+    bad = [b for b in invalid_choices(values) if b[0] in (*MODEL_FIELDS, *PAGE_FIELDS, *tab_fields(tab))]
+    if bad:  # a value the page cannot offer (sent through the API, or a stale link): said, never replaced silently
+        name, value, choices = bad[0]
+        msg = t("err.choice", lang, label=t(label_key(name), lang), value=short_text(value, 60),
+                choices=", ".join(choices))
+        html, code, ok = render.message("error", t("fix_input", lang), msg), "", False
+    elif tab == "pai":
         html, code, ok = _tab_cached("pai", None, tab_items(v, "pai"), lang)
     elif model_error is not None:
         html, code, ok = render.message("error", t(title, lang), model_error), "", False

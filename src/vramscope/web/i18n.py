@@ -236,6 +236,8 @@ TEXT: dict[str, tuple[str, str]] = {
     "api_error": ("vramscope cannot estimate this", "vramscope 无法估算"),
     "internal_error": ("Internal error ({kind}) — the inputs may be unusual; the page keeps working",
                        "内部错误（{kind}）——输入可能不寻常；页面仍可继续使用"),
+    "err.choice": ("{label}: {value!r} is not one of the choices ({choices})",
+                   "{label}：{value!r} 不是可选项之一（{choices}）"),
     "err.empty": ("{label}: enter a value", "{label}：请填写"),
     "err.int": ("{label}: enter a whole number, not {value!r}", "{label}：请输入整数，而不是 {value!r}"),
     "err.number": ("{label}: enter a number, not {value!r}", "{label}：请输入数字，而不是 {value!r}"),

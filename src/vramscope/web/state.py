@@ -155,6 +155,20 @@ def clean(field: Field, value: object) -> str | bool:
     return text
 
 
+def invalid_choices(values: Mapping[str, object]) -> list[tuple[str, str, tuple[str, ...]]]:
+    """(field, value, choices) of every closed-choice field given a value that is not a choice.
+
+    :func:`normalize` puts the default in their place (a stale link still opens); the page says so.
+    """
+    bad = []
+    for f in FIELDS:
+        if f.choices and not f.is_bool and f.name in values and values[f.name] is not None:
+            text = str(values[f.name]).strip()
+            if text and text not in f.choices:
+                bad.append((f.name, text[:MAX_VALUE_CHARS], tuple(f.choices)))
+    return bad
+
+
 def normalize(values: Mapping[str, object]) -> dict[str, str | bool]:
     """Every field, in order: the given value cleaned, or the default where none was given."""
     return {f.name: clean(f, values[f.name]) if f.name in values else f.default for f in FIELDS}

@@ -35,3 +35,8 @@ class GGUFError(VramscopeError):
 
 class OfflineError(ModelNotFoundError):
     """The Hugging Face hub is needed but cannot be reached."""
+
+
+class InvariantError(VramscopeError):
+    """An estimate that breaks one of its own invariants (:mod:`vramscope.invariants`): a bug in
+    vramscope, not in the input. The message lists each violation and ends with "please report"."""

@@ -22,6 +22,14 @@ def fmt_gib(nbytes: float, digits: int = 2) -> str:
     return f"{nbytes / GiB:,.{digits}f} GiB"
 
 
+def fmt_num(x: float) -> str:
+    """A number as a formula text shows it: whole numbers exactly (``131,072``), others to one
+    decimal (``575.6``), so that the text multiplies out to the bytes (:mod:`vramscope.invariants`)."""
+    if float(x).is_integer():
+        return f"{int(x):,}"
+    return f"{x:,.1f}"
+
+
 def fmt_count(n: float) -> str:
     """``8030261248`` → ``"8.03B"``."""
     for unit, scale in (("T", 1e12), ("B", 1e9), ("M", 1e6), ("K", 1e3)):

@@ -96,6 +96,21 @@ def kv_bytes_per_sequence(groups: list[KVGroup], context: int, engine: str, *, c
                for g in groups)
 
 
+def sequence_kv_formula(groups: list[KVGroup], context: int, engine: str, *, chunk_budget: int = 0,
+                        block: int = 1) -> str:
+    """The text of :func:`kv_bytes_per_sequence`: tokens held × bytes per token, per group of layers,
+    e.g. ``1,280 tokens × 98,304 B/token (full layers) + 1,040 tokens × 32,768 B/token (sliding 1024)``."""
+    from ..units import fmt_num
+
+    terms = []
+    for g in groups:
+        held = g.tokens_held(context, engine, chunk_budget=chunk_budget, block=block)
+        where = "" if len(groups) == 1 and g.kind == S.ATTN_FULL else (
+            f" ({g.layers} {g.kind} layers" + (f", window {g.window}" if g.window else "") + ")")
+        terms.append(f"{held:,} tokens × {fmt_num(g.bytes_per_token)} B/token{where}")
+    return " + ".join(terms) or "0 B"
+
+
 def ssm_state_bytes(spec: S.ModelSpec, e: float = 2.0, tp: int = 1, layers: tuple[S.Layer, ...] | None = None) -> float:
     """Recurrent state per sequence on one GPU: constant in the context length.
 

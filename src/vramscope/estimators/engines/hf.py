@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from ... import spec as S
 from ...formats import get_format
-from ...units import fmt_gib
+from ...units import fmt_gib, fmt_num
 from ...workload import Inference
 from ..common import cuda_context, layer_transient_bytes, qkvo_width, setup
-from ..kv import KVGroup, kv_bytes_per_sequence, kv_groups
+from ..kv import KVGroup, kv_bytes_per_sequence, kv_groups, sequence_kv_formula
 from ..result import ACTIVATIONS, KV, STATE, WEIGHTS, Component, band
 
 
@@ -27,8 +27,13 @@ def components(spec, wl: Inference, gpu=None):
     kv_seq = kv_bytes_per_sequence(s.groups, seq, "hf")
     prompt = max(1, seq - wl.gen_len)  # tokens in the prefill forward (multimodal tokens included)
     if s.groups:
-        # DynamicCache concatenates per step: one layer's old and new K/V coexist briefly.
-        growth = max(g.bytes_per_token / g.layers for g in s.groups) * seq * b if wl.cache == "dynamic" else 0
+        layout = sequence_kv_formula(s.groups, seq, "hf")
+        # DynamicCache.update concatenates in every decode step (torch.cat): one layer's old and new
+        # K/V coexist briefly. The prefill stores the prompt's K/V without a copy (an empty layer takes
+        # the states as they are), so with no decode step (gen_len 0) there is no such copy.
+        decodes = wl.cache == "dynamic" and wl.gen_len > 0
+        layer_bpt = max(g.bytes_per_token / g.layers for g in s.groups)
+        growth = layer_bpt * seq * b if decodes else 0
         kv_end = kv_seq * b + growth
         # Sliding layers of a DynamicCache keep a *view* of the last window−1 tokens of the prefill's
         # torch.cat result, so the whole prompt's K/V storage stays alive until the first decode step
@@ -37,17 +42,25 @@ def components(spec, wl: Inference, gpu=None):
         # (estimate −14% before); Mistral-7B b2 × 8192: 1.94 GiB vs 1.06 GiB.
         kv_prefill = _prefill_kv_bytes(s.groups, prompt) * b if wl.cache == "dynamic" else 0.0
         exp, lo, hi = band(max(kv_end, kv_prefill), 1.0, 1.02)
-        where = (f"; the prefill holds {prompt} tokens in every layer" if kv_prefill > kv_end else "")
+        if kv_prefill > kv_end:
+            full_bpt = sum(g.bytes_per_token for g in s.groups)
+            text = (f"{b} seq × {prompt:,} prompt tokens × {fmt_num(full_bpt)} B/token (the prefill: every layer, "
+                    "sliding ones included, holds the whole prompt until the first decode step)")
+        else:
+            text = f"{b} seq × ({layout})"
+            if growth:
+                text += (f" + {b} seq × {seq:,} tokens × {fmt_num(layer_bpt)} B/token (one layer's K/V copied by "
+                         "DynamicCache's torch.cat in a decode step)")
+        text += f" — {wl.cache} cache"
         if any(layer.attention is not None and layer.attention.kind == S.ATTN_MLA for layer in s.layers):
             # transformers 4.x cached MLA decompressed (per-head K and V): the high band
             old = kv_groups(spec, "hf-4.x", wl.kv_dtype, wl.tp, s.layers)
             hi = max(hi, int(kv_bytes_per_sequence(old, seq, "hf") * b))
-            where += "; MLA latent as transformers 5 caches it (4.x: decompressed K/V, the high band)"
-        comps.append(Component("KV cache", exp, f"{b} seq × {seq} tokens × {kv_seq / max(seq, 1):,.0f} B/token "
-                               f"({wl.cache} cache; sliding layers ≤ window{where})", KV, lo, hi))
+            text += "; MLA latent as transformers 5 caches it (4.x: decompressed K/V, the high band)"
+        comps.append(Component("KV cache", exp, text, KV, lo, hi))
     if s.state_per_seq:
         comps.append(Component("recurrent state", int(s.state_per_seq * b),
-                               f"{b} seq × {s.state_per_seq:,.0f} B (conv + SSM state, constant in context)", STATE))
+                               f"{b} seq × {fmt_num(s.state_per_seq)} B (conv + SSM state, constant in context)", STATE))
     e = _compute_bytes(spec, wl)
     if wl.attn_impl == "eager":
         act = max(layer_transient_bytes(spec, s.layers, b * prompt, e=e),

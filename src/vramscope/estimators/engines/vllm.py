@@ -8,6 +8,10 @@ profile-run peak and non-torch allocations leave with KV-cache blocks:
 CUDA graphs are captured after the KV cache is allocated and, with the CUDA context, live outside
 that budget, so ``nvidia-smi`` shows ``util · total + graphs + context``.
 
+It fits when vLLM would start and serve the workload: the KV budget is positive ("No available
+memory for the cache blocks" otherwise), holds ``batch`` sequences of ``max_model_len`` tokens, and
+the graphs and context captured after it still fit the GPU (``util`` close to 1 leaves no room).
+
 Profile peak (calibrated): the dummy forward over ``max_num_batched_tokens`` T tokens ends in
 logits of every token (T·V bf16) plus the sampler's fp32 logits for ``max_num_seqs`` S rows
 (S·V·4), over a 0.35 GiB floor, or the MLP phase when larger:
@@ -27,10 +31,10 @@ from __future__ import annotations
 from math import ceil
 
 from ... import spec as S
-from ...units import GiB, fmt_gib
+from ...units import GiB, fmt_gib, fmt_num
 from ...workload import Inference
 from ..common import cuda_context, setup
-from ..kv import kv_bytes_per_sequence
+from ..kv import kv_bytes_per_sequence, sequence_kv_formula
 from ..result import ACTIVATIONS, ENGINE, KV, STATE, WEIGHTS, Component
 
 PROFILE_FLOOR = int(0.35 * GiB)  # calibrated, see the module docstring
@@ -117,7 +121,8 @@ def components(spec, wl: Inference, gpu=None):
         s.assumptions.append(pad_note)
     peak = int(profile_peak(spec, s.layers, t, n_seqs, wl.tp))
     non_torch = NON_TORCH_TP1 if wl.num_gpus == 1 else NON_TORCH_TPN
-    per_seq = kv_bytes_per_sequence(s.groups, max_len, "vllm", chunk_budget=t, block=block) + s.state_per_seq
+    kv_seq = kv_bytes_per_sequence(s.groups, max_len, "vllm", chunk_budget=t, block=block)
+    per_seq = kv_seq + s.state_per_seq  # hybrid models keep their recurrent state in the same pool
     full_per_token = sum(g.bytes_per_token for g in s.groups)
     comps = [
         Component("weights", weights, f"Σ tensor bytes in {s.weights.format} / TP {wl.tp} (PP {wl.pp})"
@@ -129,13 +134,20 @@ def components(spec, wl: Inference, gpu=None):
         Component("non-torch allocations", non_torch, "NCCL / driver allocations seen by the profiler", ENGINE,
                   int(non_torch * 0.5), int(non_torch * 2)),
     ]
-    needed_kv = per_seq * wl.batch
+    needed_kv = ceil(per_seq * wl.batch)
+    available = None
     if gpu is not None:
         budget = int(gpu.usable_bytes * wl.gpu_memory_utilization)
         available = budget - weights - peak - non_torch
         kv_fill = max(0, available)
+        short = ""
+        if available <= 0:
+            # vLLM stops here: "No available memory for the cache blocks" (kv_cache_utils)
+            short = (f"nothing left for KV blocks: weights, profile peak and non-torch exceed the budget by "
+                     f"{fmt_gib(-available)} (vLLM refuses to start)")
+            s.assumptions.append(short)
         comps.append(Component("KV cache", kv_fill, f"util {wl.gpu_memory_utilization} × {fmt_gib(gpu.usable_bytes)} − weights − peak − non-torch",
-                               KV, note="vLLM pre-allocates all of it as blocks"))
+                               KV, note=short or "vLLM pre-allocates all of it as blocks"))
         bytes_per_block = full_per_token * block
         num_blocks = int(available // bytes_per_block) if bytes_per_block and available > 0 else 0
         capacity = num_blocks * block
@@ -146,21 +158,25 @@ def components(spec, wl: Inference, gpu=None):
             "kv_capacity_tokens": capacity,
             "num_gpu_blocks": num_blocks,
             "max_concurrency": (num_blocks / blocks_per_seq) if blocks_per_seq else None,
-            "fits": available >= needed_kv and available > 0,
             "fit_limit_bytes": gpu.usable_bytes,
         })
         if s.state_per_seq:
-            s.details["max_concurrency"] = available / per_seq if per_seq else None
+            s.details["max_concurrency"] = max(0, available) / per_seq if per_seq else None
     else:
-        comps.append(Component("KV cache", int(needed_kv), f"{wl.batch} seq × {max_len} tokens (block {block}) × "
-                               f"{full_per_token:,.0f} B/token", KV))
+        comps.append(Component("KV cache", int(kv_seq * wl.batch), f"{wl.batch} seq × ("
+                               + sequence_kv_formula(s.groups, max_len, "vllm", chunk_budget=t, block=block)
+                               + f") — block {block}", KV))
         if s.state_per_seq:
             comps.append(Component("recurrent state", int(s.state_per_seq * wl.batch),
-                                   f"{wl.batch} seq × {s.state_per_seq:,.0f} B", STATE))
+                                   f"{wl.batch} seq × {fmt_num(s.state_per_seq)} B", STATE))
     graphs = 0 if wl.enforce_eager else CUDA_GRAPHS
     comps.append(Component("CUDA graphs", graphs, "captured after the KV cache, outside gpu_memory_utilization", ENGINE,
                            0, 0 if wl.enforce_eager else 2 * GiB))
     comps.append(cuda_context())
+    if available is not None:
+        # vLLM's own rule: a positive KV budget that holds the workload's sequences — and the CUDA graphs
+        # and context, which live outside gpu_memory_utilization, still within the GPU
+        s.details["fits"] = available > 0 and available >= needed_kv and sum(c.bytes for c in comps) <= gpu.usable_bytes
     s.details.update({"kv_bytes_per_token": full_per_token, "max_num_batched_tokens": t, "max_num_seqs": n_seqs,
-                      "max_model_len": max_len, "block_size": block, "kv_bytes_needed": int(needed_kv)})
+                      "max_model_len": max_len, "block_size": block, "kv_bytes_needed": needed_kv})
     return comps, s

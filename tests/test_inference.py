@@ -245,7 +245,10 @@ def test_fit_list_shortcut_equals_asking_each_gpu(engine, model, batch, context)
     from vramscope.hardware import gpus
 
     spec = load_model(model)
-    wl = make_inference(engine=engine, batch=batch, context=context)
+    if engine == "llamacpp":  # one GPU, `batch` slots of the context: the quantised file a llama.cpp user runs
+        wl = make_inference(engine=engine, batch=1, context=context, weights="Q4_K_M")
+    else:
+        wl = make_inference(engine=engine, batch=batch, context=context)
     listed = [(p.gpu.id, p.count, p.tp, p.pp, p.estimate.per_gpu_bytes) for p in solve.fit_gpus(spec, wl, max_gpus=16)]
     each = [(p.gpu.id, p.count, p.tp, p.pp, p.estimate.per_gpu_bytes)
             for g in gpus() if (p := solve.min_gpus(spec, wl, g, 16)) is not None]

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import VramscopeError
+from .errors import InvariantError, VramscopeError
 from .estimators.inference import estimate_inference
 from .estimators.result import Estimate
 from .spec import ModelSpec
@@ -125,51 +125,65 @@ class Placement:
 _GPU_INDEPENDENT = ("hf", "llamacpp")
 
 
-def _layouts(spec: ModelSpec, wl: Inference, gpu, max_gpus: int) -> list[tuple[int, int, int]]:
-    """(count, tp, pp) to try, fewest GPUs first, then TP over PP: TP within a node (default 8), then PP."""
-    per_node = getattr(gpu, "max_gpus_per_node", None) or 8
-    tps = [1] if wl.engine == "llamacpp" else [t for t in _tp_candidates(spec) if t <= per_node]
-    return sorted({(tp * pp, tp, pp) for tp in tps for pp in (1, 2, 3, 4, 6, 8) if tp * pp <= max_gpus
-                   and pp <= spec.num_layers}, key=lambda o: (o[0], -o[1]))
+def _layouts(spec: ModelSpec, wl: Inference, gpu, max_gpus: int, count: int | None = None, tp: int | None = None,
+             pp: int | None = None) -> list[tuple[int, int, int]]:
+    """(count, tp, pp) to try, fewest GPUs first, then TP over PP: TP within a node (default 8), then PP.
+    ``count`` / ``tp`` / ``pp`` keep only the layouts with that GPU count / tensor / pipeline size."""
+    if wl.engine == "llamacpp":
+        options = [(1, 1, 1)]  # modelled on one GPU (engines.llamacpp)
+    else:
+        per_node = getattr(gpu, "max_gpus_per_node", None) or 8
+        tps = [t for t in _tp_candidates(spec) if t <= per_node]
+        pps = sorted({1, 2, 3, 4, 6, 8} | ({pp} if pp else set()) | ({count // tp} if count and tp and count % tp == 0 else set()))
+        options = sorted({(t * p, t, p) for t in tps for p in pps if t * p <= max_gpus and p <= spec.num_layers},
+                         key=lambda o: (o[0], -o[1]))
+    return [o for o in options if (count is None or o[0] == count) and (tp is None or o[1] == tp)
+            and (pp is None or o[2] == pp)]
 
 
 def _layout_workload(wl: Inference, tp: int, pp: int) -> Inference:
     return wl.replace(tp=tp, pp=pp, ep=tp if wl.ep > 1 else 1)
 
 
-def min_gpus(spec: ModelSpec, wl: Inference, gpu, max_gpus: int = 64, _demand: dict | None = None) -> Placement | None:
+def min_gpus(spec: ModelSpec, wl: Inference, gpu, max_gpus: int = 64, _demand: dict | None = None, *,
+             count: int | None = None, tp: int | None = None, pp: int | None = None) -> Placement | None:
     """Fewest GPUs of this kind that fit: tensor parallel first (within a node of 8), then pipeline.
 
     ``_demand`` (used by :func:`fit_gpus`) memoises the bytes per GPU of each layout for engines whose
     figure does not depend on the GPU, so that 50 GPUs cost one estimate per layout, not 50.
     """
-    for count, tp, pp in _layouts(spec, wl, gpu, max_gpus):
+    for n, t, p in _layouts(spec, wl, gpu, max_gpus, count, tp, pp):
         if _demand is not None and wl.engine in _GPU_INDEPENDENT:
-            if (tp, pp) not in _demand:
+            if (t, p) not in _demand:
                 try:
-                    _demand[tp, pp] = estimate_inference(spec, _layout_workload(wl, tp, pp)).per_gpu_bytes
+                    _demand[t, p] = estimate_inference(spec, _layout_workload(wl, t, p)).per_gpu_bytes
+                except InvariantError:
+                    raise
                 except VramscopeError:
-                    _demand[tp, pp] = None
-            need = _demand[tp, pp]
+                    _demand[t, p] = None
+            need = _demand[t, p]
             if need is None or need > gpu.usable_bytes:
                 continue
         try:
-            est = estimate_inference(spec, _layout_workload(wl, tp, pp), gpu)
+            est = estimate_inference(spec, _layout_workload(wl, t, p), gpu)
+        except InvariantError:
+            raise  # a bug, not a layout that does not apply
         except VramscopeError:
             continue
         if fits(est):
-            return Placement(gpu, count, tp, pp, est)
+            return Placement(gpu, n, t, p, est)
     return None
 
 
-def fit_gpus(spec: ModelSpec, wl: Inference, gpus=None, max_gpus: int = 64) -> list[Placement]:
-    """For every catalog GPU, the fewest that run the workload (GPUs that cannot are left out)."""
+def fit_gpus(spec: ModelSpec, wl: Inference, gpus=None, max_gpus: int = 64, **only: int | None) -> list[Placement]:
+    """For every catalog GPU, the fewest that run the workload (GPUs that cannot are left out);
+    ``only`` (count, tp, pp) restricts the layouts as in :func:`min_gpus`."""
     from .hardware import gpus as catalog_gpus
 
     demand: dict = {}
     out = []
     for gpu in gpus if gpus is not None else catalog_gpus():
-        placement = min_gpus(spec, wl, gpu, max_gpus, demand)
+        placement = min_gpus(spec, wl, gpu, max_gpus, demand, **only)
         if placement is not None:
             out.append(placement)
     return out
@@ -180,6 +194,6 @@ def _cost(p: Placement) -> tuple[float, int]:
     return (price, p.count)
 
 
-def cheapest(spec: ModelSpec, wl: Inference, gpus=None, max_gpus: int = 64) -> list[Placement]:
+def cheapest(spec: ModelSpec, wl: Inference, gpus=None, max_gpus: int = 64, **only: int | None) -> list[Placement]:
     """Placements ranked by cost (hourly rent when known, else purchase price), then GPU count."""
-    return sorted(fit_gpus(spec, wl, gpus, max_gpus), key=_cost)
+    return sorted(fit_gpus(spec, wl, gpus, max_gpus, **only), key=_cost)

@@ -16,7 +16,9 @@ from __future__ import annotations
 from math import ceil
 
 from ... import spec as S
+from ...errors import VramscopeError
 from ...formats.kv import kv_bytes_per_element
+from ...units import fmt_gib, fmt_num
 from ...workload import Inference
 from ..common import cuda_context, setup, widest_mlp
 from ..kv import layer_kv_bytes_per_token, ssm_state_bytes
@@ -30,6 +32,9 @@ def _pad(n: int) -> int:
 
 
 def components(spec, wl: Inference, gpu=None):
+    if wl.tp > 1 or wl.pp > 1 or wl.ep > 1:
+        raise VramscopeError("llama.cpp is modelled on one GPU (its --split-mode over several GPUs is not); "
+                             "drop --tp/--pp/--ep/--gpus and use -ngl to split layers between the GPU and the host")
     weights = wl.weights
     s = setup(spec, wl, weights=weights)
     if weights is None and spec.source != "gguf":
@@ -49,10 +54,12 @@ def components(spec, wl: Inference, gpu=None):
             gpu_bytes += nbytes
         else:
             host_bytes += nbytes
-    slots = wl.n_parallel
+    # llama-server serves -np slots at once: `batch` concurrent sequences need that many slots
+    slots = max(wl.n_parallel, wl.batch)
     n_ctx = _pad(s.tokens * slots)
     kv_gpu = kv_host = 0.0
     e = kv_bytes_per_element(wl.kv_dtype, spec.dtype)
+    on_gpu_cells: dict[int, list[float]] = {}  # cells -> [bytes per cell, layers]
     for layer in spec.layers:
         a = layer.attention
         if a is None:
@@ -61,6 +68,9 @@ def components(spec, wl: Inference, gpu=None):
         cells = _pad(min(n_ctx, a.window * slots + wl.n_ubatch)) if a.kind == S.ATTN_SLIDING and a.window else n_ctx
         if layer.index >= first_gpu and wl.kv_offload:
             kv_gpu += per_tok * cells
+            row = on_gpu_cells.setdefault(cells, [0.0, 0])
+            row[0] += per_tok
+            row[1] += 1
         else:
             kv_host += per_tok * cells
     state = 0.0
@@ -69,21 +79,34 @@ def components(spec, wl: Inference, gpu=None):
         state = ssm_state_bytes(spec, 4.0, 1, gpu_layers) * slots  # llama.cpp keeps recurrent state in f32
     n_ff = widest_mlp(spec.layers) or 4 * spec.hidden_size
     compute = 4 * wl.n_ubatch * (spec.vocab_size + 4 * spec.hidden_size + 2 * n_ff)
+    compute_text = (f"4 × n_ubatch {wl.n_ubatch} × (V {spec.vocab_size} + 4 × h {spec.hidden_size} + 2 × n_ff {n_ff})")
     heads = max((layer.attention.num_heads for layer in spec.attention_layers), default=0)
     if not wl.flash_attn:
         compute += 4 * n_ctx * wl.n_ubatch * heads
+        compute_text += f" + 4 × n_ctx {n_ctx} × n_ubatch {wl.n_ubatch} × n_head {heads} (KQ, no flash attention)"
+    kv_text = " + ".join(f"{cells:,} cells × {fmt_num(per)} B/cell ({n} layers)"
+                         for cells, (per, n) in sorted(on_gpu_cells.items(), reverse=True))
+    kv_text = (kv_text or "0 B: no layer's KV on the GPU") + f" — n_ctx {n_ctx} for {slots} slot(s), type {wl.kv_dtype}"
     comps = [
         Component("weights", gpu_bytes, f"GGUF tensors of {min(ngl, n_layer)}/{n_layer} layers"
                   + (" + output" if ngl > n_layer else "") + f" ({s.weights.format}); token_embd on host", WEIGHTS),
-        Component("KV cache", int(kv_gpu), f"n_ctx {n_ctx} cells ({slots} slot(s)) × offloaded layers, type {wl.kv_dtype}", KV),
+        Component("KV cache", int(kv_gpu), kv_text, KV),
     ]
     if state:
         comps.append(Component("recurrent state", int(state), f"{slots} slot(s) × f32 conv + SSM state", STATE))
-    comps.append(Component("compute buffer", int(compute),
-                           f"4·n_ubatch {wl.n_ubatch}·(V + 4h + 2·n_ff)" + ("" if wl.flash_attn else " + 4·n_ctx·n_ubatch·n_head (no flash attention)"),
-                           ACTIVATIONS, int(compute * 0.6), int(compute * 1.5)))
+    comps.append(Component("compute buffer", int(compute), compute_text, ACTIVATIONS, int(compute * 0.6),
+                           int(compute * 1.5)))
     comps.append(cuda_context())
     s.details.update({"n_ctx": n_ctx, "n_gpu_layers": ngl, "host_weight_bytes": host_bytes, "host_kv_bytes": int(kv_host),
                       "kv_bytes_per_token": sum(g.bytes_per_token for g in s.groups)})
     s.details["host_bytes"] = host_bytes + int(kv_host)
+    on_gpu_layers = min(ngl, n_layer)
+    if on_gpu_layers == 0:
+        s.assumptions.append(f"-ngl 0: every layer runs on the CPU — all weights and the KV cache are in host RAM "
+                             f"({fmt_gib(host_bytes + kv_host)}); the GPU holds only the compute buffer and the CUDA "
+                             "context, and 'fits' speaks of the GPU alone")
+    elif on_gpu_layers < n_layer or kv_host:
+        s.assumptions.append(f"-ngl {ngl}: {on_gpu_layers} of {n_layer} layers on the GPU; "
+                             f"{fmt_gib(host_bytes + kv_host)} of weights and KV stay in host RAM, and 'fits' speaks "
+                             "of the GPU alone")
     return comps, s

@@ -20,7 +20,7 @@ from __future__ import annotations
 from .. import spec as S
 from ..units import GiB
 from ..workload import Training
-from .kv import kv_groups
+from .kv import kv_bytes_per_sequence, kv_groups, sequence_kv_formula
 from .result import ACTIVATIONS, ENGINE, KV, WEIGHTS, Component, Estimate
 
 RL = "rl"
@@ -29,8 +29,10 @@ RL = "rl"
 def _frozen_copy(spec: S.ModelSpec, tr: Training, label: str) -> Component:
     shard = tr.data_parallel if (tr.zero == 3 or tr.fsdp in ("full", "hybrid")) else 1
     n = spec.params_total
+    split = "".join(f" / {name} {k}" for name, k in (("TP", tr.tp), ("PP", tr.pp)) if k > 1)
     return Component(label, int(2 * n / tr.tp / tr.pp / shard),
-                     f"2 B × {n:,} params (frozen bf16 copy)" + (f" / {shard} (sharded)" if shard > 1 else ""), WEIGHTS)
+                     f"2 B × {n:,} params (frozen bf16 copy){split}" + (f" / {shard} (sharded)" if shard > 1 else ""),
+                     WEIGHTS)
 
 
 def estimate_rl(spec: S.ModelSpec, tr: Training, gpu, notes: list[str] | None = None) -> Estimate:
@@ -99,23 +101,33 @@ def estimate_rl(spec: S.ModelSpec, tr: Training, gpu, notes: list[str] | None = 
                      extra=extra, assumptions=notes, mode="rl-ppo")
 
 
-def _generation_phase(spec: S.ModelSpec, tr: Training, est: Estimate) -> int:
-    """Weights + states + KV of HF ``generate`` for the generation batch (no activations saved)."""
+def _generation_parts(spec: S.ModelSpec, tr: Training) -> tuple[int, int, str, str]:
+    """(KV bytes, logits bytes, their formulas) of HF ``generate`` for the generation batch."""
     tokens = tr.prompt_len + tr.completion_len
     seqs = tr.batch * tr.grad_accum  # TRL: steps_per_generation defaults to gradient_accumulation_steps
-    kv = sum(g.bytes_per_token * g.tokens_held(tokens, "hf") for g in kv_groups(spec, "hf", "auto", tr.tp)) * seqs
-    persistent = sum(c.bytes for c in est.components if c.category not in (ACTIVATIONS, "gradients", "buffers"))
+    groups = kv_groups(spec, "hf", "auto", tr.tp)
+    kv = int(kv_bytes_per_sequence(groups, tokens, "hf") * seqs)
     logits = seqs * spec.vocab_size * 4 * 2  # last-token logits, fp32 processing
-    return int(persistent + kv + logits)
+    return (kv, logits, f"{seqs} seq × ({sequence_kv_formula(groups, tokens, 'hf')}) — HF generate over prompt + completion",
+            f"{seqs} seq × V {spec.vocab_size} × 8 B (last-token logits and their fp32 processing)")
+
+
+def _persistent(est: Estimate) -> tuple[Component, ...]:
+    return tuple(c for c in est.components if c.category not in (ACTIVATIONS, "gradients", "buffers"))
+
+
+def _generation_phase(spec: S.ModelSpec, tr: Training, est: Estimate) -> int:
+    """Weights + states + KV of HF ``generate`` for the generation batch (no activations saved)."""
+    kv, logits, _, _ = _generation_parts(spec, tr)
+    return sum(c.bytes for c in _persistent(est)) + kv + logits
 
 
 def _generation_peak(spec: S.ModelSpec, tr: Training, est: Estimate, gen: int) -> Estimate:
     from dataclasses import replace
 
-    keep = tuple(c for c in est.components if c.category not in (ACTIVATIONS, "gradients", "buffers"))
-    kv = gen - sum(c.bytes for c in keep)
-    comps = keep + (Component("generation KV cache", int(kv), "HF generate: KV per token × (prompt + completion) × "
-                              "generation batch", KV),)
+    kv, logits, kv_text, logits_text = _generation_parts(spec, tr)
+    comps = _persistent(est) + (Component("generation KV cache", kv, kv_text, KV),
+                                Component("generation logits", logits, logits_text, ACTIVATIONS))
     d = dict(est.details)
     d["peak_phase"] = "generation"
     return replace(est, components=comps, details=d)

@@ -179,11 +179,13 @@ def estimate_training(spec: S.ModelSpec, tr: Training, gpu=None) -> Estimate:
     if tr.rl == "grpo" and tr.grad_ckpt == "full":
         notes.append("gradient checkpointing on (TRL GRPOConfig's default gradient_checkpointing=True; "
                      "pass grad_ckpt='none' to compare)")
+    from ..invariants import checked
+
     if tr.rl is not None:
         from .rl import estimate_rl
 
-        return estimate_rl(spec, tr, gpu, notes)
-    return _estimate(spec, tr, gpu, tokens_per_seq=tr.seq_len, sequences=tr.batch)
+        return checked(estimate_rl(spec, tr, gpu, notes))
+    return checked(_estimate(spec, tr, gpu, tokens_per_seq=tr.seq_len, sequences=tr.batch))
 
 
 def _estimate(spec: S.ModelSpec, tr: Training, gpu, *, tokens_per_seq: int, sequences: int,
@@ -241,15 +243,20 @@ def _stage_estimate(spec, tr: Training, reg: Regime, trn: Trainables, st: _Stage
     if tr.offload == "params":
         host += frozen_b
         frozen_b = 0
+    sharded = f" / {N} (sharded)" if shard_params else ""
+    offloaded = "offloaded to host RAM, none on the GPU: "
     if st.trainable:
-        comps.append(Component("weights", int(w_train), f"{reg.weight:g} B × {st.trainable:,.0f} trainable params"
-                               + (f" / {N} (sharded)" if shard_params else ""), WEIGHTS))
+        text = f"{reg.weight:g} B × {st.trainable:,.0f} trainable params{sharded}"
+        comps.append(Component("weights", int(w_train), offloaded + text if tr.offload == "params" else text, WEIGHTS))
     if st.frozen:
-        what = {"qlora": f"{tr.quant}{' + double quant' if tr.double_quant and tr.quant != 'int8' else ''} matrices, "
-                         f"other params in {'fp32 (prepare_model_for_kbit_training)' if tr.kbit_prepare else 'bf16'}"
-                }.get(tr.method, f"{reg.frozen:g} B × frozen params")
-        comps.append(Component("frozen weights", int(frozen_b), f"{what}: {st.frozen:,.0f} params"
-                               + (f" / {N} (sharded)" if shard_params else ""), WEIGHTS))
+        if tr.method == "qlora":
+            text = (f"{tr.quant}{' + double quant' if tr.double_quant and tr.quant != 'int8' else ''} matrices, "
+                    f"other params in {'fp32 (prepare_model_for_kbit_training)' if tr.kbit_prepare else 'bf16'}: "
+                    f"{st.frozen:,.0f} params{sharded}")
+        else:
+            text = f"{reg.frozen:g} B × {st.frozen:,.0f} frozen params{sharded}"
+        comps.append(Component("frozen weights", int(frozen_b), offloaded + text if tr.offload == "params" else text,
+                               WEIGHTS))
     if adapter:
         comps.append(Component("adapter weights", int(adapter * a_w), f"{a_w} B × {adapter:,.0f} adapter params "
                                f"({tr.method}{f' r={r}' if trn.lora else ''}, PEFT keeps adapters in "
@@ -416,7 +423,10 @@ def _stage_estimate(spec, tr: Training, reg: Regime, trn: Trainables, st: _Stage
             loss_start, loss_note = logits_grad, f"T·V·{reg.e:g} B: the logits' gradient beside the head gradient"
         else:
             grad_start = 0.0
+    # Each moment with its allocator slack (5% of its activations), so that the peak is chosen on the
+    # figures the components will show.
     moments = {"backward start": base + grad_start + acts_start + loss_start + buf_total}
+    dynamic_at = {"backward start": acts_start + loss_start}
     if recompute:
         # Recomputing a checkpointed layer in backward: its activations beside the saved inputs and the
         # gradients so far — the last layer first (the head gradient held), the first layer last
@@ -424,7 +434,9 @@ def _stage_estimate(spec, tr: Training, reg: Regime, trn: Trainables, st: _Stage
         # (an untied input embedding's gradient comes after the first layer's backward)
         embed_grad = (spec.vocab_size * spec.hidden_size * reg.grad / tr.tp / (N if shard_grads else 1)
                       if st.has_embed and head_trains and not spec.tie_word_embeddings else 0.0)
+        last_first = acts_start + held >= layer_input + g_gpu - embed_grad
         moments["recompute"] = base + buf_total + recompute + max(acts_start + held, layer_input + g_gpu - embed_grad)
+        dynamic_at["recompute"] = (acts_start if last_first else layer_input) + recompute
     tied = (st.has_head and st.has_embed and head_trains and spec.tie_word_embeddings
             and not tr.optimizer_in_backward)
     tied_extra = spec.vocab_size * spec.hidden_size * reg.grad / tr.tp / (N if shard_grads else 1) if tied else 0.0
@@ -435,6 +447,8 @@ def _stage_estimate(spec, tr: Training, reg: Regime, trn: Trainables, st: _Stage
         # every gradient plus one more V×h. The trace peaks there (Llama-3.2-3B, checkpointed).
         moments["backward end"] = base + g_gpu + tied_extra + buf_total - autocast
     moments["optimizer step"] = base + g_step + step_t + ds_fp32 + buf_total - autocast
+    for k, dyn in dynamic_at.items():
+        moments[k] += int(0.05 * dyn)
     peak_phase = max(moments, key=lambda k: moments[k])  # first listed wins a tie
     dynamic = 0.0
     if peak_phase == "backward start":
@@ -448,7 +462,6 @@ def _stage_estimate(spec, tr: Training, reg: Regime, trn: Trainables, st: _Stage
             comps.append(Component("logits + cross-entropy", int(loss_start), loss_note, ACTIVATIONS,
                                    int(loss_start * 0.85), int(loss_start * 1.2)))
     elif peak_phase == "recompute":
-        last_first = acts_start + held >= layer_input + g_gpu - embed_grad
         kept_now = acts_start if last_first else layer_input
         grad_now = held if last_first else g_gpu - embed_grad
         grad_formula = held_formula if last_first else "every gradient but the first layer's and the input embedding's (end of backward)"
@@ -483,7 +496,7 @@ def _stage_estimate(spec, tr: Training, reg: Regime, trn: Trainables, st: _Stage
               "master": int(master)}
     model_states = sum(states.values())
     details = {
-        "phases": {k: int(v + (0.05 * (acts_start + loss_start) if k == "backward start" else 0)) for k, v in moments.items()},
+        "phases": {k: int(v) for k, v in moments.items()},
         "peak_phase": peak_phase,
         "states": states,
         "model_states_bytes": model_states,

@@ -11,11 +11,18 @@ from typing import Any
 from .errors import VramscopeError
 from .estimators.inference import estimate_inference
 from .estimators.result import Estimate
+from .invariants import checked
 from .spec import ModelSpec
 from .workload import Inference, make_inference
 
 
 def _spec(model: str | ModelSpec, active: str | int | None = None) -> ModelSpec:
+    if active is not None:
+        from .sources.bare_size import is_bare_size
+
+        if isinstance(model, ModelSpec) or not is_bare_size(model):
+            name = model.id if isinstance(model, ModelSpec) else model
+            raise VramscopeError(f"active applies to a bare size such as 56B; {name} has its own parameter counts")
     if isinstance(model, ModelSpec):
         return model
     from .sources import load_model
@@ -67,7 +74,7 @@ def estimate(model: str | ModelSpec, *, gpu: str | Any | None = None, gpu_memory
 
         prompt = wl.prompt_len if wl.context is None else max(1, wl.tokens - wl.gen_len)
         est.details["speed"] = speed(spec, est, g, batch=wl.batch, prompt=prompt, context=wl.tokens).to_dict()
-    return est
+    return checked(est)
 
 
 @dataclass(frozen=True)
@@ -110,14 +117,35 @@ def fit(model: str | ModelSpec, *, gpu: str | Any | None = None, gpu_memory: str
     )
 
 
-def plan(model: str | ModelSpec, *, active: str | int | None = None, max_gpus: int = 64,
-         **workload: Any) -> list[dict[str, Any]]:
-    """Catalog GPUs that run the workload, with counts and layout, cheapest first."""
-    from . import solve
+def plan(model: str | ModelSpec, *, active: str | int | None = None, max_gpus: int = 64, gpu: str | Any | None = None,
+         gpus: int | None = None, gpu_memory: str | int | None = None, **workload: Any) -> list[dict[str, Any]]:
+    """Catalog GPUs that run the workload, with counts and layout, cheapest first.
 
+    ``gpu`` keeps one GPU model (a catalog name or a hardware.GPU), ``gpu_memory`` the catalog GPUs with at
+    least that much memory, ``gpus`` the setups of exactly that many GPUs; ``tp`` / ``pp`` given in the
+    workload fix the layout's tensor / pipeline sizes (otherwise the plan chooses them).
+    """
+    from . import hardware, solve
+
+    if gpu is not None and gpu_memory is not None:
+        raise VramscopeError("plan takes --gpu (one GPU model) or --gpu-memory (GPUs with at least that much), not both")
+    if gpus is not None and (isinstance(gpus, bool) or not isinstance(gpus, int) or gpus < 1):
+        raise VramscopeError(f"gpus must be a whole number >= 1 (got {gpus!r})")
     spec = _spec(model, active)
-    wl = make_inference(**workload)
-    return [p.to_dict() for p in solve.cheapest(spec, wl, max_gpus=max_gpus)]
+    fixed = {k: workload[k] for k in ("tp", "pp") if workload.get(k) is not None}
+    wl = inference_workload(None, workload)
+    if gpus is not None and fixed and gpus != wl.tp * wl.pp and len(fixed) == 2:
+        raise VramscopeError(f"gpus = {gpus} but tp × pp = {wl.tp * wl.pp}")
+    candidates = None
+    if gpu is not None:
+        candidates = [resolve_gpu(gpu)]
+    elif gpu_memory is not None:
+        least = hardware.custom_gpu(gpu_memory).memory_bytes
+        candidates = [g for g in hardware.gpus() if g.memory_bytes >= least]
+        if not candidates:
+            raise VramscopeError(f"no catalog GPU has {gpu_memory} or more")
+    return [p.to_dict() for p in solve.cheapest(spec, wl, candidates, max_gpus=max(max_gpus, gpus or 0),
+                                                count=gpus, **fixed)]
 
 
 _INFERENCE_ONLY = {"engine", "weights", "kv_dtype", "prompt_len", "gen_len", "context", "gpu_memory_utilization",
@@ -132,7 +160,19 @@ def is_training(workload: dict[str, Any]) -> bool:
 
 
 def inference_workload(gpus: int | None, workload: dict[str, Any]) -> Inference:
-    """The validated inference workload; ``gpus`` (one model replica over that many GPUs) means tensor parallel."""
+    """The validated inference workload; ``gpus`` (one model replica over that many GPUs) means tensor parallel.
+
+    A field the chosen engine does not read (``gpu_memory_utilization`` for HF, ``n_gpu_layers`` for
+    vLLM …) is refused, naming the engines that read it.
+    """
+    from .workload import ENGINE_OPTIONS, inapplicable
+
+    engine = workload.get("engine") or "hf"
+    stray = inapplicable(engine, [k for k, v in workload.items() if v is not None])
+    if engine == "llamacpp" and isinstance(gpus, int) and not isinstance(gpus, bool) and gpus > 1:
+        stray = {"gpus": ENGINE_OPTIONS["tp"], **stray}
+    if stray:
+        raise VramscopeError(stray_message(engine, stray))
     if gpus is not None:
         if isinstance(gpus, bool) or not isinstance(gpus, int) or gpus < 1:
             raise VramscopeError(f"gpus must be a whole number >= 1 (got {gpus!r})")
@@ -140,6 +180,13 @@ def inference_workload(gpus: int | None, workload: dict[str, Any]) -> Inference:
             raise VramscopeError("give either gpus or tp, not both")
         workload = {**workload, "tp": gpus}
     return make_inference(**workload)
+
+
+def stray_message(engine: str, stray: dict[str, tuple[str, ...]], spell=None) -> str:
+    """One line: which options the engine does not read, and which engines do."""
+    spell = spell or (lambda k: k)
+    parts = [f"{spell(k)} ({'/'.join(engines)} only)" for k, engines in stray.items()]
+    return f"{', '.join(parts)} {'does' if len(parts) == 1 else 'do'} not apply to engine {engine!r}"
 
 
 def estimate_training_workload(spec: ModelSpec, *, gpu=None, gpu_memory=None, gpus: int | None = None,
@@ -165,4 +212,4 @@ def estimate_training_workload(spec: ModelSpec, *, gpu=None, gpu_memory=None, gp
     est.details["fits_on"] = [{"gpu": x.id, "count": tr.num_gpus, "tp": tr.tp, "pp": tr.pp}
                               for x in sorted(hardware.gpus(), key=lambda x: x.memory_bytes)
                               if x.usable_bytes >= need]
-    return est
+    return checked(est)

@@ -157,6 +157,35 @@ class Inference(_Workload):
         return self.tp * self.pp
 
 
+# Which engine reads which Inference field (the others ignore it, so naming one for another engine is
+# refused rather than silently dropped). Fields not listed here apply to every engine.
+ENGINE_OPTIONS: dict[str, tuple[str, ...]] = {
+    "tp": ("hf", "vllm", "sglang"),
+    "pp": ("hf", "vllm", "sglang"),
+    "ep": ("hf", "vllm", "sglang"),
+    "gpu_memory_utilization": ("vllm",),
+    "max_num_batched_tokens": ("vllm",),
+    "block_size": ("vllm",),
+    "max_model_len": ("vllm", "sglang"),
+    "max_num_seqs": ("vllm", "sglang"),
+    "enforce_eager": ("vllm", "sglang"),
+    "mem_fraction_static": ("sglang",),
+    "n_gpu_layers": ("llamacpp",),
+    "n_batch": ("llamacpp",),
+    "n_ubatch": ("llamacpp",),
+    "flash_attn": ("llamacpp",),
+    "n_parallel": ("llamacpp",),
+    "kv_offload": ("llamacpp",),
+    "cache": ("hf",),
+    "attn_impl": ("hf",),
+}
+
+
+def inapplicable(engine: str, given) -> dict[str, tuple[str, ...]]:
+    """The fields in ``given`` that ``engine`` does not read, each with the engines that do."""
+    return {k: ENGINE_OPTIONS[k] for k in given if k in ENGINE_OPTIONS and engine not in ENGINE_OPTIONS[k]}
+
+
 def make_inference(**kwargs) -> Inference:
     """Build a validated :class:`Inference` (None values mean "the default")."""
     return _build(Inference, {k: v for k, v in kwargs.items() if v is not None})
@@ -271,6 +300,46 @@ class Training(_Workload):
     @property
     def peft(self) -> bool:
         return self.method in ("lora", "dora", "qlora", "prefix", "prompt", "ptuning")
+
+
+# Training fields that only some methods / RL algorithms read (the estimators ignore them otherwise).
+METHOD_OPTIONS: dict[str, tuple[str, ...]] = {
+    "lora_rank": ("lora", "dora", "qlora"),
+    "lora_targets": ("lora", "dora", "qlora"),
+    "lora_dtype": ("lora", "dora", "qlora"),
+    "lora_dropout": ("lora", "dora", "qlora"),
+    "quant": ("qlora",),
+    "double_quant": ("qlora",),
+    "kbit_prepare": ("qlora",),
+    "trainable_layers": ("freeze",),
+    "num_virtual_tokens": ("prefix", "prompt", "ptuning"),
+    "galore_rank": ("galore",),
+}
+RL_OPTIONS: dict[str, tuple[str, ...]] = {
+    "num_generations": ("grpo",),
+    "beta": ("grpo",),
+    "use_vllm": ("grpo",),
+    "vllm_mode": ("grpo",),
+    "vllm_gpu_memory_utilization": ("grpo",),
+    "prompt_len": ("grpo", "ppo"),
+    "completion_len": ("grpo", "ppo"),
+    "precompute_ref_log_probs": ("dpo",),
+}
+
+
+def training_inapplicable(method: str, rl: str | None, given) -> dict[str, str]:
+    """The fields in ``given`` that a ``method`` / ``rl`` run does not read, each with where it applies."""
+    out: dict[str, str] = {}
+    for k in given:
+        if k in METHOD_OPTIONS and method not in METHOD_OPTIONS[k]:
+            out[k] = "--method " + "|".join(METHOD_OPTIONS[k])
+        elif k in RL_OPTIONS and rl not in RL_OPTIONS[k]:
+            out[k] = "--rl " + "|".join(RL_OPTIONS[k])
+        elif k == "seq_len" and rl in ("grpo", "ppo"):
+            out[k] = "training and --rl dpo (GRPO / PPO sequences are --prompt-len + --completion-len)"
+        elif k in ("vllm_mode", "vllm_gpu_memory_utilization") and not given.get("use_vllm"):
+            out[k] = "--use-vllm"
+    return out
 
 
 def make_training(**kwargs) -> Training:

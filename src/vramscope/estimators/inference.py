@@ -41,4 +41,6 @@ def estimate_inference(spec: ModelSpec, wl: Inference, gpu=None) -> Estimate:
     if gpu is not None and "fits" not in est.details:
         est.details["fits"] = est.per_gpu_bytes <= gpu.usable_bytes
         est.details["fit_limit_bytes"] = gpu.usable_bytes
-    return est
+    from ..invariants import checked
+
+    return checked(est)

@@ -114,6 +114,7 @@ def info_cmd(
     from .sources import load_model
     from .units import fmt_count, fmt_gib
 
+    _refuse_active(model, active)
     spec = load_model(model, active=active)
     formats = weights or ["bf16", "fp8", "int8", "nf4-dq", "gptq-int4", "Q4_K_M"]
     native = checkpoint_format(spec)
@@ -169,7 +170,7 @@ Opt = typer.Option
 
 
 def _workload_options(
-    engine, weights, kv_dtype, batch, prompt_len, gen_len, context, tp, pp, ep, util, max_model_len, max_num_seqs,
+    engine, weights, kv_dtype, batch, micro_batch, prompt_len, gen_len, context, seq_len, tp, pp, ep, util, max_model_len, max_num_seqs,
     max_num_batched_tokens, block_size, ngl, n_parallel, n_ubatch, no_flash_attn, no_kv_offload, cache, attn,
     mem_fraction_static, images, image_size, video_seconds, fps, audio_seconds,
 ) -> dict[str, Any]:
@@ -181,8 +182,8 @@ def _workload_options(
             raise VramscopeError(f"--image-size must look like 1280x720, got {image_size!r}") from None
         size = (w, h)
     return {
-        "engine": engine, "weights": weights, "kv_dtype": kv_dtype, "batch": batch, "prompt_len": prompt_len,
-        "gen_len": gen_len, "context": context, "tp": tp, "pp": pp, "ep": ep, "gpu_memory_utilization": util,
+        "engine": engine, "weights": weights, "kv_dtype": kv_dtype, "batch": batch, "micro_batch": micro_batch,
+        "prompt_len": prompt_len, "gen_len": gen_len, "context": context, "seq_len": seq_len, "tp": tp, "pp": pp, "ep": ep, "gpu_memory_utilization": util,
         "max_model_len": max_model_len, "max_num_seqs": max_num_seqs, "max_num_batched_tokens": max_num_batched_tokens,
         "block_size": block_size, "n_gpu_layers": ngl, "n_parallel": n_parallel, "n_ubatch": n_ubatch,
         "flash_attn": None if not no_flash_attn else False, "kv_offload": None if not no_kv_offload else False,
@@ -197,13 +198,15 @@ def _inference_cmd(fn):
     import inspect
 
     extra = [
-        ("engine", Annotated[str, Opt("--engine", help="hf | vllm | llamacpp | sglang")], "hf"),
+        ("engine", Annotated[str | None, Opt("--engine", help="hf (default) | vllm | llamacpp | sglang")], None),
         ("weights", Annotated[str | None, Opt("--weights", "-w", help="bf16, fp8, int8, nf4-dq, awq, gptq-int4, Q4_K_M … (default: as stored)")], None),
-        ("kv_dtype", Annotated[str, Opt("--kv-dtype", "--kv-cache-dtype", help="auto, fp8, q8_0, q4_0 …")], "auto"),
-        ("batch", Annotated[int | None, Opt("--batch", "--concurrency", "--micro-batch", help="concurrent sequences")], None),
+        ("kv_dtype", Annotated[str | None, Opt("--kv-dtype", "--kv-cache-dtype", help="auto, fp8, q8_0, q4_0 …")], None),
+        ("batch", Annotated[int | None, Opt("--batch", "--concurrency", help="concurrent sequences (training: the micro-batch)")], None),
+        ("micro_batch", Annotated[int | None, Opt("--micro-batch", help="training: micro-batch per GPU (= --batch)")], None),
         ("prompt_len", Annotated[int | None, Opt("--prompt-len")], None),
         ("gen_len", Annotated[int | None, Opt("--gen-len")], None),
-        ("context", Annotated[int | None, Opt("--context", "--seq-len", help="tokens per sequence (prompt + generated)")], None),
+        ("context", Annotated[int | None, Opt("--context", help="tokens per sequence (prompt + generated)")], None),
+        ("seq_len", Annotated[int | None, Opt("--seq-len", help="training: tokens per sequence")], None),
         ("tp", Annotated[int | None, Opt("--tp", "--tensor-parallel-size")], None),
         ("pp", Annotated[int | None, Opt("--pp", "--pipeline-parallel-size")], None),
         ("ep", Annotated[int | None, Opt("--ep")], None),
@@ -314,23 +317,73 @@ def _training_cmd(fn):
     return wrapper
 
 
+# Flags as the command line spells the workload fields they set (for messages).
+_FLAGS = {"gpu_memory_utilization": "--gpu-memory-utilization", "n_gpu_layers": "-ngl", "n_parallel": "-np",
+          "n_ubatch": "-ub", "flash_attn": "--no-flash-attn", "kv_offload": "--no-kv-offload", "attn_impl": "--attn",
+          "double_quant": "--no-double-quant", "kbit_prepare": "--no-kbit-prepare",
+          "vllm_gpu_memory_utilization": "--vllm-gpu-memory-utilization",
+          "precompute_ref_log_probs": "--precompute-ref-log-probs", "lora_rank": "--lora-rank"}
+
+
+def _flag(field: str) -> str:
+    return _FLAGS.get(field, "--" + field.replace("_", "-"))
+
+
+def _refuse_training_spellings(workload: dict[str, Any], command: str) -> None:
+    """Inference reads --context and --batch; --seq-len / --micro-batch are training's words."""
+    if "seq_len" in workload:
+        raise VramscopeError(f"--seq-len is a training sequence length; {command} takes the inference context as "
+                             "--context (tokens per sequence, prompt + generated)")
+    if "micro_batch" in workload:
+        raise VramscopeError(f"--micro-batch is a training micro-batch; {command} takes concurrent sequences as "
+                             "--batch (--concurrency)")
+
+
+def _refuse_for_engine(workload: dict[str, Any], engine: str, command: str, gpus: int | None = None) -> None:
+    """Options the engine does not read are refused by their flags, naming the engines that read them."""
+    from .api import stray_message
+    from .workload import ENGINE_OPTIONS, inapplicable
+
+    stray = inapplicable(engine, workload)
+    if gpus is not None and gpus > 1 and engine not in ENGINE_OPTIONS["tp"]:
+        stray = {"gpus": ENGINE_OPTIONS["tp"], **stray}
+    if stray:
+        raise VramscopeError(f"{command}: " + stray_message(engine, stray, _flag))
+
+
+def _refuse_active(model: str, active: str | None) -> None:
+    from .sources.bare_size import is_bare_size
+
+    if active is not None and not is_bare_size(model):
+        raise VramscopeError(f"--active applies to a bare size such as 56B; {model} has its own parameter counts")
+
+
 def _training_workload(workload: dict[str, Any], training: dict[str, Any], method: str | None,
                        optimizer: str | None) -> dict[str, Any]:
-    """Training fields from the shared options: --batch is the micro-batch, --seq-len/--context the
-    sequence, --attn the attention implementation, --prompt-len the RL prompt."""
+    """Training fields from the shared options: --batch / --micro-batch the micro-batch, --seq-len (or
+    --context) the sequence, --attn the attention implementation, --prompt-len the RL prompt. Options
+    the method or RL algorithm does not read are refused."""
+    from .workload import training_inapplicable
+
     wl = {k: v for k, v in training.items() if v is not None}
-    renames = {"batch": "batch", "context": "seq_len", "attn_impl": "attn", "tp": "tp", "pp": "pp", "ep": "ep",
-               "prompt_len": "prompt_len"}
+    renames = {"batch": "batch", "micro_batch": "batch", "context": "seq_len", "seq_len": "seq_len",
+               "attn_impl": "attn", "tp": "tp", "pp": "pp", "ep": "ep", "prompt_len": "prompt_len"}
+    for pair in (("batch", "micro_batch"), ("context", "seq_len")):
+        if all(k in workload for k in pair):
+            raise VramscopeError(f"{_flag(pair[0])} and {_flag(pair[1])} are the same training setting: give one")
     for k, v in workload.items():
-        if (k, v) in (("engine", "hf"), ("kv_dtype", "auto")):
-            continue  # the inference defaults, not the user's
         if k in renames:
             wl[renames[k]] = v
         else:
-            raise VramscopeError(f"--{k.replace('_', '-')} is an inference option; it does not apply to training")
+            raise VramscopeError(f"{_flag(k)} is an inference option; it does not apply to training")
     wl["method"] = method or ("lora" if wl.get("rl") else "full")
     if optimizer is not None:
         wl["optimizer"] = optimizer.lower()
+    stray = training_inapplicable(wl["method"], wl.get("rl"), wl)
+    if stray:
+        what = f"--rl {wl['rl']}" if wl.get("rl") else "training"
+        raise VramscopeError("; ".join(f"{_flag(k)} applies to {where}" for k, where in stray.items())
+                             + f", not to this run (--method {wl['method']}, {what})")
     return wl
 
 
@@ -383,22 +436,65 @@ def _show_estimate(est, as_json: bool) -> None:
         con.print(f"[yellow]assumption:[/yellow] {a}")
 
 
-def _pai(model: str, active: str | None, method: str | None, optimizer: str, batch: int, as_json: bool) -> None:
-    """The seed's PAI rule-of-thumb tables for a model (its parameter counts) or a bare size."""
+#: --method names the PAI quick mode has a row for (the seed's four fine-tuning rows)
+_PAI_METHODS = {"full": 0, "lora": 1, "qlora-8bit": 2, "qlora": 3, "qlora-4bit": 3}
+#: --precision → the seed's precision_bytes of the fine-tuning rows
+_PAI_PRECISION = {"fp32": 4.0, "bf16": 2.0, "fp16": 2.0}
+
+
+def _pai(model: str, active: str | None, method: str | None, optimizer: str | None, workload: dict[str, Any],
+         training: dict[str, Any], gpu: str | None, gpus: int | None, gpu_memory: str | None, as_json: bool,
+         check: bool) -> None:
+    """The seed's PAI rule-of-thumb tables for a model (its parameter counts) or a bare size.
+
+    The seed's formulas take the parameter count (total and active), the concurrency / batch, the
+    optimizer and the precision of the fine-tuning rows; a GPU is judged as the seed's examples do
+    (result + 20 % within its memory). Every other option is refused, not ignored.
+    """
     from . import pai
+    from .api import resolve_gpu
     from .sources import load_model
 
+    stray = [_flag(k) for k in workload if k != "batch"]
+    stray += [_flag(k) for k, v in training.items() if v is not None and not (k == "precision" and method)]
+    if check:
+        stray.append("--check")
+    if stray:
+        raise VramscopeError(f"{', '.join(stray)} {'does' if len(stray) == 1 else 'do'} not apply to --pai (the seed's "
+                             "PAI rule of thumb takes the model's size, --active, --method, --optimizer, --batch, "
+                             "--precision with a method, and --gpu / --gpus / --gpu-memory)")
+    if method is not None and method.lower() not in _PAI_METHODS:
+        raise VramscopeError(f"the PAI quick mode has no row for --method {method}; it has "
+                             + ", ".join(_PAI_METHODS) + " (qlora = 4-bit)")
+    if method is None and optimizer is not None:
+        raise VramscopeError("--optimizer applies to the PAI fine-tuning rows: add --method full|lora|qlora")
+    precision = training.get("precision")
+    if precision is not None and precision not in _PAI_PRECISION:
+        raise VramscopeError(f"the PAI formulas take --precision {' | '.join(_PAI_PRECISION)} (precision_bytes 4 or 2), "
+                             f"not {precision}")
+    batch = workload.get("batch", 1)
     spec = load_model(model, active=active)
     p, a = spec.params_total / 1e9, spec.params_active / 1e9
     if method is None:
         rows = pai.inference_table(p, batch)
     else:
-        rows = pai.finetune_table(p, 2.0, optimizer, batch, a if spec.is_moe else None, spec.is_moe)
-    chosen = {"full": 0, "lora": 1, "qlora-8bit": 2, "qlora": 3, "qlora-4bit": 3}.get((method or "").lower(), 0)
+        rows = pai.finetune_table(p, _PAI_PRECISION.get(precision, 2.0), optimizer or "Adam/AdamW", batch,
+                                  a if spec.is_moe else None, spec.is_moe)
+    chosen = _PAI_METHODS.get((method or "").lower(), 0)
     best = rows[chosen].total_gb
     doc = {"model": spec.id, "params_b": round(p, 3), "active_params_b": round(a, 3),
            "rows": [r.to_dict() for r in rows], "recommended_gpus": pai.recommend_gpus(best)[:10],
            "note": "Alibaba Cloud PAI rule of thumb (seed v3.1), decimal GB; not the architecture-aware estimate"}
+    g = resolve_gpu(gpu, gpu_memory)
+    count = gpus or 1
+    if g is None and gpus is not None:
+        raise VramscopeError("--gpus with --pai needs the GPU: add --gpu NAME or --gpu-memory SIZE")
+    if g is not None:
+        if isinstance(count, bool) or count < 1:
+            raise VramscopeError(f"gpus must be a whole number >= 1 (got {count!r})")
+        doc["gpu"] = {"id": g.id, "count": count, "memory_bytes": g.usable_bytes}
+        for row, r in zip(doc["rows"], rows, strict=True):
+            row.update(pai.gpu_check(r.total_gb, g.usable_bytes, count))
     if as_json:
         _print_json(doc)
         return
@@ -407,8 +503,15 @@ def _pai(model: str, active: str | None, method: str | None, optimizer: str, bat
     table = Table(title=f"{spec.id} — PAI quick mode (rule of thumb, decimal GB)")
     table.add_column("scenario")
     table.add_column("GB", justify="right")
-    for r in rows:
-        table.add_row(r.scenario, f"{pai.round_gb(r.total_gb):,.1f}")
+    if g is not None:
+        table.add_column(f"{count} × {g.id} ({doc['rows'][0]['memory_gb']:,.1f} GB), +20%", justify="left")
+    for r, row in zip(rows, doc["rows"], strict=True):
+        cells = [r.scenario, f"{pai.round_gb(r.total_gb):,.1f}"]
+        if g is not None:
+            left = row["headroom_gb"]
+            cells.append(("fits" if row["fits"] else "does not fit") + (f", {left:,.1f} GB left" if left >= 0
+                                                                          else f", {-left:,.1f} GB short"))
+        table.add_row(*cells)
     con = _console()
     con.print(table)
     recs = doc["recommended_gpus"]
@@ -418,6 +521,18 @@ def _pai(model: str, active: str | None, method: str | None, optimizer: str, bat
                   + ": " + ", ".join(f"{r['gpu']}" + (f" ×{r['count']}" if r["count"] > 1 else "") for r in recs))
 
 
+CheckOpt = Annotated[bool, Opt("--check", help="check every estimate against vramscope's invariants (exit 2 on a "
+                                              "violation: a bug to report)")]
+
+
+def _checking(check: bool):
+    from contextlib import nullcontext
+
+    from .invariants import checking
+
+    return checking() if check else nullcontext()
+
+
 @app.command("estimate")
 @_training_cmd
 @_inference_cmd
@@ -425,8 +540,9 @@ def estimate_cmd(
     model: ModelArg,
     *,
     pai: Annotated[bool, Opt("--pai", help="the seed's Alibaba Cloud PAI rule-of-thumb tables (decimal GB)")] = False,
-    method: Annotated[str | None, Opt("--method", help="training: full | freeze | lora | dora | qlora | prefix | prompt | ptuning | galore")] = None,
+    method: Annotated[str | None, Opt("--method", help="training: full | freeze | lora | dora | qlora | prefix | prompt | ptuning | galore (PAI: full | lora | qlora | qlora-8bit)")] = None,
     optimizer: Annotated[str | None, Opt("--optimizer", help="adamw, adamw-8bit, paged-adamw-8bit, adafactor, sgd, sgd-momentum, rmsprop, lion, muon (PAI: Adam/AdamW, SGD+Momentum, RMSProp, SGD)")] = None,
+    check: CheckOpt = False,
     workload, training, gpu, gpus, gpu_memory, active, as_json,
 ) -> None:
     """GPU memory of a model: inference by default, training with --method, RL with --rl.
@@ -436,28 +552,40 @@ def estimate_cmd(
     from .api import estimate
 
     if pai:
-        _pai(model, active, method, optimizer or "Adam/AdamW", workload.get("batch", 1), as_json)
+        _pai(model, active, method, optimizer, workload, training, gpu, gpus, gpu_memory, as_json, check)
         return
+    _refuse_active(model, active)
     if method is not None or training.get("rl") is not None:
         wl = _training_workload(workload, training, method, optimizer)
-        est = estimate(model, gpu=gpu, gpu_memory=gpu_memory, gpus=gpus, active=active, **wl)
     else:
-        stray = [f"--{k.replace('_', '-')}" for k, v in training.items() if v is not None]
+        stray = [_flag(k) for k, v in training.items() if v is not None]
         if optimizer is not None:
             stray.append("--optimizer")
         if stray:
             raise VramscopeError(f"{', '.join(stray)} describe training: add --method full|lora|qlora|… (or --rl grpo|dpo|ppo)")
-        est = estimate(model, gpu=gpu, gpu_memory=gpu_memory, gpus=gpus, active=active, **workload)
+        _refuse_training_spellings(workload, "inference")
+        _refuse_for_engine(workload, workload.get("engine", "hf"), "estimate", gpus)
+        wl = workload
+    with _checking(check):
+        est = estimate(model, gpu=gpu, gpu_memory=gpu_memory, gpus=gpus, active=active, **wl)
     _show_estimate(est, as_json)
 
 
 @app.command("fit")
 @_inference_cmd
-def fit_cmd(model: ModelArg, *, workload, gpu, gpus, gpu_memory, active, as_json) -> None:
+def fit_cmd(model: ModelArg, *, check: CheckOpt = False, workload, gpu, gpus, gpu_memory, active, as_json) -> None:
     """The most context, batch (and llama.cpp -ngl) that fits on a GPU setup."""
     from .api import fit
+    from .errors import InvariantError
+    from .invariants import check_fit, format_violations
 
-    result = fit(model, gpu=gpu, gpu_memory=gpu_memory, gpus=gpus, active=active, **workload)
+    _refuse_active(model, active)
+    _refuse_training_spellings(workload, "fit")
+    _refuse_for_engine(workload, workload.get("engine", "hf"), "fit", gpus)
+    with _checking(check):
+        result = fit(model, gpu=gpu, gpu_memory=gpu_memory, gpus=gpus, active=active, **workload)
+    if check and (problems := check_fit(result)):
+        raise InvariantError(format_violations(problems, f"the fit answer for {result.model}"))
     if as_json:
         _print_json(result.to_dict())
         return
@@ -470,16 +598,29 @@ def fit_cmd(model: ModelArg, *, workload, gpu, gpus, gpu_memory, active, as_json
 
 @app.command("plan")
 @_inference_cmd
-def plan_cmd(model: ModelArg, *, workload, gpu, gpus, gpu_memory, active, as_json) -> None:
-    """Catalog GPUs that run the workload, with counts and layout, cheapest first."""
-    from .api import plan
+def plan_cmd(model: ModelArg, *, check: CheckOpt = False, workload, gpu, gpus, gpu_memory, active, as_json) -> None:
+    """Catalog GPUs that run the workload, with counts and layout, cheapest first.
 
-    rows = plan(model, active=active, **workload)
+    --gpu keeps one GPU model, --gpu-memory the GPUs with at least that much memory, --gpus that many
+    GPUs; --tp / --pp fix the layout's tensor / pipeline sizes.
+    """
+    from .api import plan
+    from .errors import InvariantError
+    from .invariants import check_plan_row, format_violations
+
+    _refuse_active(model, active)
+    _refuse_training_spellings(workload, "plan")
+    _refuse_for_engine(workload, workload.get("engine", "hf"), "plan", gpus)
+    with _checking(check):
+        rows = plan(model, active=active, gpu=gpu, gpus=gpus, gpu_memory=gpu_memory, **workload)
+    if check and (problems := [p for r in rows for p in check_plan_row(r)]):
+        raise InvariantError(format_violations(problems, f"the plan for {model}"))
     if as_json:
         _print_json(rows)
         return
     if not rows:
-        raise VramscopeError("no catalog GPU setup of up to 64 GPUs runs this workload")
+        raise VramscopeError("no catalog GPU setup of up to 64 GPUs runs this workload"
+                             + (" with these GPU choices" if gpu or gpus or gpu_memory else ""))
     from rich.table import Table
 
     table = Table(title="GPU options, cheapest first")
@@ -549,16 +690,32 @@ def export_cmd(
 ) -> None:
     """The command line or config that runs the planned setup: vLLM serve, llama-server, a DeepSpeed
     JSON or an accelerate FSDP config."""
-    from .export import export
+    from .export import TARGETS, export
 
-    if target.lower() in ("deepspeed", "fsdp"):
+    name = target.lower().replace(".", "").replace("-", "")
+    if name not in TARGETS:
+        raise VramscopeError(f"unknown export target {target!r}; use one of {', '.join(TARGETS)}")
+    if as_json:
+        raise VramscopeError("--json does not apply to export: it prints the command line or config itself "
+                             "(DeepSpeed's is JSON already)")
+    _refuse_active(model, active)
+    if name in ("deepspeed", "fsdp"):
+        wrong = {"deepspeed": "fsdp", "fsdp": "zero"}[name]
+        if training.get(wrong) is not None:
+            raise VramscopeError(f"{_flag(wrong)} does not apply to export {name} "
+                                 f"({'an accelerate FSDP config' if name == 'fsdp' else 'a DeepSpeed config'})")
         wl = _training_workload(workload, training, method, optimizer)
     else:
-        stray = [f"--{k.replace('_', '-')}" for k, v in training.items() if v is not None]
+        stray = [_flag(k) for k, v in training.items() if v is not None]
         if stray or method or optimizer:
-            raise VramscopeError(f"{', '.join(stray) or '--method'} describe training; use export deepspeed|fsdp")
-        wl = workload
-    typer.echo(export(target, model, gpu=gpu, gpu_memory=gpu_memory, gpus=gpus, active=active, **wl))
+            raise VramscopeError(f"{', '.join(stray) or ('--method' if method else '--optimizer')} describe training; "
+                                 "use export deepspeed|fsdp")
+        if workload.get("engine", name) != name:
+            raise VramscopeError(f"--engine does not apply to export {name}: the target is the engine")
+        _refuse_training_spellings(workload, f"export {name}")
+        _refuse_for_engine(workload, name, f"export {name}", gpus)
+        wl = {k: v for k, v in workload.items() if k != "engine"}
+    typer.echo(export(name, model, gpu=gpu, gpu_memory=gpu_memory, gpus=gpus, active=active, **wl))
 
 
 @app.command("formats")
@@ -580,36 +737,54 @@ def formats_cmd(as_json: Annotated[bool, typer.Option("--json")] = False) -> Non
 def trace_cmd(
     model: ModelArg,
     *,
-    method: Annotated[str, Opt("--method", help="full | lora (QLoRA needs CUDA: use estimate)")] = "full",
-    precision: Annotated[str, Opt("--precision", help="bf16 (pure bf16) | fp16 | fp32 | mixed (fp32 + bf16 autocast)")] = "bf16",
-    optimizer: Annotated[str, Opt("--optimizer", help="adamw | adam | sgd | sgd_momentum")] = "adamw",
-    optimizer_impl: Annotated[str, Opt("--optimizer-impl", help="fused | foreach | forloop")] = "fused",
+    method: Annotated[str | None, Opt("--method", help="full (default) | lora (QLoRA needs CUDA: use estimate)")] = None,
+    precision: Annotated[str | None, Opt("--precision", help="bf16 (pure bf16, default) | fp16 | fp32 | mixed (fp32 + bf16 autocast)")] = None,
+    optimizer: Annotated[str | None, Opt("--optimizer", help="adamw (default) | adam | sgd | sgd_momentum")] = None,
+    optimizer_impl: Annotated[str | None, Opt("--optimizer-impl", help="fused (default) | foreach | forloop")] = None,
     batch: Annotated[int, Opt("--batch", "--micro-batch")] = 1,
-    seq_len: Annotated[int, Opt("--seq-len")] = 512,
+    seq_len: Annotated[int | None, Opt("--seq-len", help="training tokens per sequence (default 512)")] = None,
     attn: Annotated[str, Opt("--attn", help="sdpa | eager (FlashAttention-2 needs CUDA)")] = "sdpa",
-    grad_ckpt: Annotated[bool, Opt("--grad-ckpt/--no-grad-ckpt")] = False,
-    lora_rank: Annotated[int, Opt("--lora-rank")] = 16,
-    lora_targets: Annotated[str, Opt("--lora-targets", help="q_proj,v_proj | all-linear")] = "q_proj,v_proj",
+    grad_ckpt: Annotated[bool | None, Opt("--grad-ckpt/--no-grad-ckpt", help="training (default off)")] = None,
+    lora_rank: Annotated[int | None, Opt("--lora-rank", help="--method lora (default 16)")] = None,
+    lora_targets: Annotated[str | None, Opt("--lora-targets", help="--method lora: q_proj,v_proj (default) | all-linear")] = None,
     inference: Annotated[bool, Opt("--inference", help="trace generation (prefill + decode) instead of training")] = False,
-    prompt_len: Annotated[int, Opt("--prompt-len")] = 512,
-    gen_len: Annotated[int, Opt("--gen-len", help="decode steps")] = 16,
-    dtype: Annotated[str, Opt("--dtype", help="inference weights: bf16 | fp16 | fp32")] = "bf16",
+    prompt_len: Annotated[int | None, Opt("--prompt-len", help="--inference (default 512)")] = None,
+    gen_len: Annotated[int | None, Opt("--gen-len", help="--inference: decode steps (default 16)")] = None,
+    dtype: Annotated[str | None, Opt("--dtype", help="--inference weights: bf16 (default) | fp16 | fp32")] = None,
     no_extrapolate: Annotated[bool, Opt("--no-extrapolate", help="trace every layer")] = False,
     as_json: Annotated[bool, Opt("--json")] = False,
 ) -> None:
     """Exact mode: run the real transformers model on fake tensors and report its peak by category."""
+    given = {"--method": method, "--precision": precision, "--optimizer": optimizer, "--optimizer-impl": optimizer_impl,
+             "--seq-len": seq_len, "--grad-ckpt": grad_ckpt, "--lora-rank": lora_rank, "--lora-targets": lora_targets,
+             "--prompt-len": prompt_len, "--gen-len": gen_len, "--dtype": dtype}
+    if inference:
+        stray = [k for k in ("--method", "--precision", "--optimizer", "--optimizer-impl", "--seq-len", "--grad-ckpt",
+                             "--lora-rank", "--lora-targets") if given[k] is not None]
+        mode = "trace --inference (generation)"
+    else:
+        stray = [k for k in ("--prompt-len", "--gen-len", "--dtype") if given[k] is not None]
+        if (method or "full") != "lora":
+            stray += [k for k in ("--lora-rank", "--lora-targets") if given[k] is not None]
+        mode = f"a training trace (--method {method or 'full'})"
+    if stray:
+        raise VramscopeError(f"{', '.join(stray)} {'does' if len(stray) == 1 else 'do'} not apply to {mode}")
     from .exact.trace import trace_inference, trace_training
     from .progress import activity
 
     with activity(f"tracing {model} on fake tensors…"):
         if inference:
-            res = trace_inference(model, batch=batch, prompt_len=prompt_len, gen_len=gen_len, attn=attn, dtype=dtype,
+            res = trace_inference(model, batch=batch, prompt_len=512 if prompt_len is None else prompt_len,
+                                  gen_len=16 if gen_len is None else gen_len, attn=attn, dtype=dtype or "bf16",
                                   extrapolate=not no_extrapolate)
         else:
+            lora_targets = lora_targets or "q_proj,v_proj"
             targets = lora_targets if lora_targets == "all-linear" else tuple(t.strip() for t in lora_targets.split(",") if t.strip())
-            res = trace_training(model, method=method, precision=precision, optimizer=optimizer, batch=batch,
-                                 seq_len=seq_len, attn=attn, grad_ckpt=grad_ckpt, lora_rank=lora_rank,
-                                 lora_targets=targets, extrapolate=not no_extrapolate, optimizer_impl=optimizer_impl)
+            res = trace_training(model, method=method or "full", precision=precision or "bf16",
+                                 optimizer=optimizer or "adamw", batch=batch, seq_len=512 if seq_len is None else seq_len,
+                                 attn=attn, grad_ckpt=bool(grad_ckpt), lora_rank=16 if lora_rank is None else lora_rank,
+                                 lora_targets=targets, extrapolate=not no_extrapolate,
+                                 optimizer_impl=optimizer_impl or "fused")
     if as_json:
         _print_json(res.to_dict())
         return
@@ -636,7 +811,7 @@ def measure_cmd(
     out: Annotated[str | None, Opt("--out", help="JSONL file to append to (default validation/measurements/<gpu>.jsonl)")] = None,
     list_cases: Annotated[bool, Opt("--list", help="list the suite's cases and exit")] = False,
     case: Annotated[list[str] | None, Opt("--case", help="run only this case (repeatable)")] = None,
-    device: Annotated[str, Opt("--device", help="cuda | cpu (cpu records zeros, for testing the harness)")] = "cuda",
+    device: Annotated[str | None, Opt("--device", help="cuda (default) | cpu (cpu records zeros, for testing the harness)")] = None,
     dry_run: Annotated[bool, Opt("--dry-run", help="tiny configs of the same architectures (CPU-sized)")] = False,
 ) -> None:
     """Ground truth on a CUDA GPU: run each case of a suite in a fresh process and record its peak memory."""
@@ -644,6 +819,12 @@ def measure_cmd(
 
     from .exact import measure as M
 
+    if list_cases:
+        stray = [flag for flag, v in (("--out", out), ("--device", device), ("--dry-run", dry_run or None)) if v is not None]
+        if stray:
+            raise VramscopeError(f"{', '.join(stray)} {'does' if len(stray) == 1 else 'do'} not apply to --list "
+                                 "(it lists the cases and measures nothing)")
+    device = device or "cuda"
     try:
         cases = M.select(suite, case)
         if list_cases:

@@ -162,6 +162,15 @@ def recommend_gpus(total_gb: float, margin: float = 0.20, max_gpus: int = 8) -> 
     return sorted(out, key=lambda r: (r["count"], r["memory_gb"]))
 
 
+def gpu_check(total_gb: float, memory_bytes: int, count: int = 1, margin: float = 0.20) -> dict[str, Any]:
+    """One row against a chosen GPU setup, as the seed's worked examples read it ("RTX 4090 (24GB):
+    LoRA 18.6 GB ✅, full 87 GB ❌"): it fits when the result plus the seed's 20 % margin is within the
+    GPUs' memory (split evenly); the headroom is the memory left without the margin."""
+    memory_gb = memory_bytes * count / 1e9
+    return {"fits": total_gb * (1 + margin) <= memory_gb, "headroom_gb": round(memory_gb - total_gb, 1),
+            "memory_gb": round(memory_gb, 1)}
+
+
 class AliyunGPUCalculator:
     """The seed's interface (``from gpu_memory_calculator import AliyunGPUCalculator``), so its
     examples run unchanged apart from the import. Each method returns a :class:`PAIResult`

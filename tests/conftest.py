@@ -11,7 +11,7 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 # Every estimate any test makes is checked against vramscope.invariants (a violation raises
 # InvariantError inside the estimator, so no test can pass on an unsound estimate).
-os.environ["VRAMSCOPE_CHECK"] = "1"
+os.environ.setdefault("VRAMSCOPE_CHECK", "1")  # VRAMSCOPE_CHECK=0 only to time the suite without it
 
 SHARED_CONFIGS = Path(__file__).resolve().parents[2] / "shared" / "model-configs"
 CATALOG_DIR = Path(__file__).resolve().parents[1] / "src" / "vramscope" / "data" / "models"

@@ -146,3 +146,21 @@ def test_training_reads_seq_len_and_micro_batch(capsys):
                            capsys)
     wl = json.loads(out)["workload"]
     assert code == 0 and (wl["seq_len"], wl["batch"]) == (1024, 2)
+
+
+def test_export_llamacpp_serves_the_batch_in_slots():
+    import shlex
+
+    from vramscope.export import export
+
+    args = shlex.split(export("llamacpp", LLAMA, weights="Q4_K_M", batch=4, context=4096))
+    assert args[args.index("-np") + 1] == "4" and args[args.index("-c") + 1] == str(4 * 4096)
+
+
+@pytest.mark.parametrize(("args", "fragment"), [
+    (["estimate", LLAMA, "--prompt-len", "100", "--context", "4096"], "not context and prompt_len"),
+    (["estimate", LLAMA, "--image-size", "640x480"], "image_size applies to images"),
+    (["estimate", LLAMA, "--fps", "2"], "fps applies to video"),
+])
+def test_inputs_that_another_input_overrides_are_refused(args, fragment, capsys):
+    _assert_one_line_error(*run_cli(args, capsys), fragment)

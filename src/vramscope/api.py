@@ -173,6 +173,14 @@ def inference_workload(gpus: int | None, workload: dict[str, Any]) -> Inference:
         stray = {"gpus": ENGINE_OPTIONS["tp"], **stray}
     if stray:
         raise VramscopeError(stray_message(engine, stray))
+    given = {k for k, v in workload.items() if v is not None}
+    if {"prompt_len", "context"} <= given:
+        raise VramscopeError("context is the tokens per sequence (prompt + generated): give context (with gen_len), "
+                             "or prompt_len and gen_len, not context and prompt_len")
+    if "image_size" in given and not workload.get("images"):
+        raise VramscopeError("image_size applies to images: give images too (it sizes each image)")
+    if "fps" in given and not workload.get("video_seconds"):
+        raise VramscopeError("fps applies to video: give video_seconds too (it samples the video's frames)")
     if gpus is not None:
         if isinstance(gpus, bool) or not isinstance(gpus, int) or gpus < 1:
             raise VramscopeError(f"gpus must be a whole number >= 1 (got {gpus!r})")

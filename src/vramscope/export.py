@@ -61,10 +61,11 @@ def export(target: str, model: str, *, gpu=None, gpu_memory=None, gpus=None, act
         if ngl < 0:
             raise VramscopeError(f"not even the KV cache and compute buffer fit on {g.id}; try --no-kv-offload")
     model_arg = spec.id if spec.source == "gguf" else f"{spec.id.split('/')[-1]}-{wl.weights or 'Q4_K_M'}.gguf"
-    args = ["llama-server", "-m", model_arg, "-c", str(wl.tokens * wl.n_parallel), "-ngl",
+    slots = max(wl.n_parallel, wl.batch)  # as engines.llamacpp: `batch` concurrent sequences need that many slots
+    args = ["llama-server", "-m", model_arg, "-c", str(wl.tokens * slots), "-ngl",
             str(spec.num_layers + 1 if ngl is None else ngl), "-ub", str(wl.n_ubatch)]
-    if wl.n_parallel > 1:
-        args += ["-np", str(wl.n_parallel)]
+    if slots > 1:
+        args += ["-np", str(slots)]
     if wl.kv_dtype != "auto":
         args += ["-ctk", wl.kv_dtype, "-ctv", wl.kv_dtype]
     args += ["-fa", "on" if wl.flash_attn else "off"]

@@ -73,7 +73,8 @@ def test_params_and_bands_are_checked():
 
 
 def test_check_flag_fails_with_the_violation_lines(monkeypatch, capsys):
-    """--check turns a broken estimate into exit 2 and the violations; the bug is seeded by hand here."""
+    """--check turns a broken estimate into exit 3 (a bug, as every internal error) and the violations; the
+    bug is seeded by hand here."""
     from vramscope.estimators.engines import hf
 
     monkeypatch.setattr(hf, "cuda_context", lambda: Component("CUDA context", -1, "nothing", "cuda_context"))
@@ -81,15 +82,15 @@ def test_check_flag_fails_with_the_violation_lines(monkeypatch, capsys):
     code, out, err = run_cli(["estimate", "meta-llama/Llama-3.1-8B", "--json"], capsys)
     assert code == 0  # unchecked, the broken figure goes out
     code, out, err = run_cli(["estimate", "meta-llama/Llama-3.1-8B", "--check"], capsys)
-    assert code == 2 and out == ""
+    assert code == 3 and out == ""
     lines = err.strip().splitlines()
     assert lines[0].startswith("error: the inference estimate of meta-llama/Llama-3.1-8B (hf) breaks")
     assert "  - CUDA context: negative bytes (-1 B)" in lines
     assert lines[-1] == "this is a bug in vramscope: please report"
     code, _, err = run_cli(["fit", "meta-llama/Llama-3.1-8B", "--gpu", "RTX-4090", "--check"], capsys)
-    assert code == 2 and "negative bytes" in err
+    assert code == 3 and "negative bytes" in err
     code, _, err = run_cli(["plan", "meta-llama/Llama-3.1-8B", "--check"], capsys)
-    assert code == 2 and "negative bytes" in err
+    assert code == 3 and "negative bytes" in err
 
 
 @pytest.mark.parametrize("args", [

@@ -16,7 +16,7 @@ os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 
 import typer
 
-from .errors import VramscopeError
+from .errors import InvariantError, VramscopeError
 
 app = typer.Typer(
     name="vramscope",
@@ -521,7 +521,7 @@ def _pai(model: str, active: str | None, method: str | None, optimizer: str | No
                   + ": " + ", ".join(f"{r['gpu']}" + (f" ×{r['count']}" if r["count"] > 1 else "") for r in recs))
 
 
-CheckOpt = Annotated[bool, Opt("--check", help="check every estimate against vramscope's invariants (exit 2 on a "
+CheckOpt = Annotated[bool, Opt("--check", help="check every estimate against vramscope's invariants (exit 3 on a "
                                               "violation: a bug to report)")]
 
 
@@ -883,7 +883,8 @@ def main(argv: list[str] | None = None) -> None:
         if _state["debug"]:
             raise
         typer.echo(f"error: {exc}", err=True)
-        raise SystemExit(2) from None
+        # an InvariantError is an unsound estimate: vramscope's bug (its message says "please report")
+        raise SystemExit(INTERNAL_ERROR if isinstance(exc, InvariantError) else 2) from None
     except (typer.Abort, KeyboardInterrupt):
         typer.echo("aborted", err=True)
         raise SystemExit(130) from None

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ..bounds import MAX_BARE_SIZE
-from ..errors import VramscopeError
+from ..errors import InvariantError, VramscopeError
 from ..sources.files import regular_file, short_text
 from ..units import fmt_gib
 from ..workload import MAX_BATCH, MAX_TOKENS
@@ -423,6 +423,8 @@ def _export(target: str, spec, kw: dict[str, Any]) -> str:
 
     try:
         return export(target, spec, **kw)
+    except InvariantError:
+        raise  # a bug: the internal-error box, not a comment in the snippet
     except VramscopeError as exc:
         return f"# {target}: {exc}"
 
@@ -493,6 +495,8 @@ def multimodal_tab(spec, values: Mapping[str, Any], lang: str) -> tuple[str, str
     try:
         tokens = tokens_for(spec, images=kw["images"], image_size=kw.get("image_size"),
                             video_seconds=kw["video_seconds"], fps=kw.get("fps"), audio_seconds=kw["audio_seconds"])
+    except InvariantError:
+        raise
     except VramscopeError as exc:
         hint = t("hint_vision", lang, models=", ".join(multimodal_catalog_models()))
         raise Shown(render.message("error", t("api_error", lang), str(exc)) + render.message("info", hint)) from None
@@ -617,7 +621,10 @@ def _guard(fn: Callable[[], tuple[str, str]], lang: str) -> tuple[str, str, bool
     except Shown as exc:
         return exc.html, "", False
     except VramscopeError as exc:
-        return render.message("error", t("api_error", lang), str(exc)), "", False
+        if not isinstance(exc, InvariantError):  # an unsound estimate is a bug, shown and logged as one
+            return render.message("error", t("api_error", lang), str(exc)), "", False
+        log.exception("web handler failed")
+        return render.message("error", t("internal_error", lang, kind=type(exc).__name__), str(exc)[:500]), "", False
     except Exception as exc:  # never let one request's surprise take the page (or the server) down
         log.exception("web handler failed")
         return render.message("error", t("internal_error", lang, kind=type(exc).__name__), str(exc)[:500]), "", False

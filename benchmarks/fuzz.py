@@ -98,7 +98,6 @@ def _hypothesis_run(fuzzer, target: str, n: int, record) -> None:
     """``n`` inputs of ``target`` drawn by hypothesis (``st.randoms()`` feeding the generators)."""
     from hypothesis import HealthCheck, Phase, given, settings
     from hypothesis import strategies as st
-
     from tests import fuzz_inputs as F
 
     def draw(rng):

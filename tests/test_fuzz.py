@@ -14,7 +14,6 @@ import math
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from tests.conftest import catalog_config
 from tests.fuzz_inputs import Fuzzer
 

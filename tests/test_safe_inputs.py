@@ -14,8 +14,8 @@ import time
 from pathlib import Path
 
 import pytest
-
 from tests.conftest import catalog_config
+
 from vramscope import bounds
 from vramscope.errors import ConfigError, GGUFError, ModelNotFoundError, VramscopeError
 from vramscope.sources import load_model
@@ -344,6 +344,7 @@ def test_gguf_device_and_fifo_are_refused(tmp_path):
 # --- one exception type reaches the user -------------------------------------------------------
 def test_a_bug_is_one_line_with_please_report(monkeypatch, capsys):
     from tests.conftest import run_cli
+
     from vramscope import cli
 
     def boom(*a, **k):

@@ -15,7 +15,7 @@ stack-neutral words that the weight formats (``formats/``) use to decide what th
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from math import prod
@@ -262,6 +262,33 @@ def count_params(tensors: Iterable[Tensor]) -> ParamCounts:
     )
 
 
+# --- what a checkpoint stores ----------------------------------------------------------------
+# Bits per element of every safetensors dtype: the format's ``Dtype`` enum and ``Dtype::bitsize``
+# in https://github.com/huggingface/safetensors/blob/main/safetensors/src/tensor.rs (F4 and F6
+# are the OCP microscaling element types, packed below a byte; C64 is a complex of two F32).
+SAFETENSORS_DTYPE_BITS: dict[str, int] = {
+    "BOOL": 8, "F4": 4, "F6_E2M3": 6, "F6_E3M2": 6, "U8": 8, "I8": 8, "F8_E5M2": 8, "F8_E4M3": 8, "F8_E8M0": 8,
+    "F8_E4M3FNUZ": 8, "F8_E5M2FNUZ": 8, "I16": 16, "U16": 16, "F16": 16, "BF16": 16, "I32": 32, "U32": 32,
+    "F32": 32, "C64": 64, "F64": 64, "I64": 64, "U64": 64,
+}
+# vramscope's bounds on a safetensors header (one or more files). Tensor count, dimensions and
+# elements per tensor are bounds.py's (MAX_TENSORS, MAX_DIMS, MAX_NUMEL); in addition:
+MAX_STORED_BYTES = 1 << 52  # 4 PiB in all: 2,000x Kimi K2's ~2 TB of bf16 weights
+MAX_TENSOR_NAME_CHARS = 1024  # transformers names run to ~100 characters
+
+
+def _shown(value: object, n: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= n else text[: n - 3] + "..."
+
+
+def _stored_int(value: object, limit: int) -> int | None:
+    """``value`` when it is an int (not a bool) in [0, limit], else ``None``."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= limit:
+        return None
+    return value
+
+
 @dataclass(frozen=True)
 class StoredWeights:
     """What a checkpoint actually stores (from its safetensors headers): dtype and shape per tensor.
@@ -269,6 +296,11 @@ class StoredWeights:
     Parameter counts still come from the inventory (the structural description); this says how
     many bytes the checkpoint's own files hold and in which dtypes, e.g. FP8 weights with fp32
     block scales, or MXFP4 experts stored as U8 blocks plus scales.
+
+    Build it with :meth:`from_tensors` (or :meth:`from_dict` for vramscope's own cache): both
+    check every value — a known safetensors dtype, a shape of at most ``MAX_DIMS`` non-negative
+    ints, byte offsets that match dtype × shape — and raise :class:`~vramscope.errors.ConfigError`
+    naming the tensor, so no header is ever misread (an unknown dtype is refused, not guessed).
     """
 
     tensors: tuple[tuple[str, str, tuple[int, ...]], ...]  # (name, dtype, shape)
@@ -277,25 +309,89 @@ class StoredWeights:
     total_elements: int
 
     @classmethod
-    def from_tensors(cls, tensors: dict[str, tuple[str, tuple[int, ...]]], dtype_bytes: dict[str, float]) -> StoredWeights:
-        by_dtype: dict[str, float] = {}
-        elements = 0
-        for dtype, shape in tensors.values():
-            n = prod(shape)
-            elements += n
-            by_dtype[dtype] = by_dtype.get(dtype, 0) + n * dtype_bytes.get(dtype, 2)
-        rows = tuple((name, dtype, tuple(shape)) for name, (dtype, shape) in sorted(tensors.items()))
-        by_dtype_int = {k: int(v) for k, v in by_dtype.items()}
-        return cls(rows, by_dtype_int, sum(by_dtype_int.values()), elements)
+    def from_tensors(cls, tensors: Mapping[str, tuple], where: str = "safetensors header") -> StoredWeights:
+        """From ``{name: (dtype, shape)}`` or ``{name: (dtype, shape, (begin, end))}``, every value checked.
+
+        ``(begin, end)`` are the tensor's byte offsets in its file, when known: they must span
+        exactly the tensor's bytes (the rule safetensors itself enforces when it loads a file).
+        """
+        from .bounds import MAX_DIMS, MAX_NUMEL, MAX_TENSORS
+        from .errors import ConfigError
+
+        if not isinstance(tensors, Mapping):
+            raise ConfigError(f"{where}: expected a map of tensor names, got {type(tensors).__name__}")
+        if len(tensors) > MAX_TENSORS:
+            raise ConfigError(f"{where}: {len(tensors):,} tensors, above vramscope's limit of {MAX_TENSORS:,}")
+        rows = []
+        by_dtype: dict[str, int] = {}
+        elements = total = 0
+        for name, entry in tensors.items():
+            if not isinstance(name, str) or not name or len(name) > MAX_TENSOR_NAME_CHARS:
+                raise ConfigError(f"{where}: tensor name {_shown(name)} is not a name of 1 to "
+                                  f"{MAX_TENSOR_NAME_CHARS:,} characters")
+            label = f"{where}: tensor {_shown(name)}"
+            if not isinstance(entry, (tuple, list)) or len(entry) not in (2, 3):
+                raise ConfigError(f"{label} is {_shown(entry)}, not (dtype, shape[, offsets])")
+            dtype, shape = entry[0], entry[1]
+            if not isinstance(dtype, str) or dtype not in SAFETENSORS_DTYPE_BITS:
+                raise ConfigError(f"{label} has dtype {_shown(dtype)}, which is not a safetensors dtype "
+                                  f"({', '.join(SAFETENSORS_DTYPE_BITS)})")
+            if not isinstance(shape, (list, tuple)) or len(shape) > MAX_DIMS:
+                raise ConfigError(f"{label} has shape {_shown(shape)}; a shape is a list of at most "
+                                  f"{MAX_DIMS} dimensions")
+            dims = tuple(_stored_int(d, MAX_NUMEL) for d in shape)
+            if None in dims:
+                raise ConfigError(f"{label} has shape {_shown(shape)}; dimensions must be integers from 0 "
+                                  f"to {MAX_NUMEL:,}")
+            numel = 1
+            for d in dims:
+                numel *= d  # at most 8 factors below 2**48 each: cheap even before the bound below
+            if numel > MAX_NUMEL:
+                raise ConfigError(f"{label} has {numel:,} elements, above vramscope's limit of {MAX_NUMEL:,}")
+            bits = numel * SAFETENSORS_DTYPE_BITS[dtype]
+            if bits % 8:
+                raise ConfigError(f"{label}: {numel:,} {dtype} elements do not fill whole bytes")
+            nbytes = bits // 8
+            if len(entry) == 3:
+                offsets = entry[2]
+                ends = (tuple(_stored_int(o, MAX_STORED_BYTES) for o in offsets)
+                        if isinstance(offsets, (list, tuple)) and len(offsets) == 2 else (None,))
+                if None in ends or ends[1] - ends[0] != nbytes:
+                    raise ConfigError(f"{label} has data_offsets {_shown(offsets)}; they must be two byte "
+                                      f"offsets {nbytes:,} bytes apart ({dtype} × {list(dims)})")
+            elements += numel
+            total += nbytes
+            if total > MAX_STORED_BYTES:
+                raise ConfigError(f"{where}: more than {MAX_STORED_BYTES:,} bytes of tensors, above vramscope's "
+                                  "limit (is the header corrupt?)")
+            by_dtype[dtype] = by_dtype.get(dtype, 0) + nbytes
+            rows.append((name, dtype, dims))
+        rows.sort()
+        return cls(tuple(rows), by_dtype, total, elements)
 
     def to_dict(self) -> dict:
         return {"tensors": [[n, d, list(s)] for n, d, s in self.tensors], "bytes_by_dtype": self.bytes_by_dtype,
                 "total_bytes": self.total_bytes, "total_elements": self.total_elements}
 
     @classmethod
-    def from_dict(cls, data: dict) -> StoredWeights:
-        return cls(tuple((n, d, tuple(s)) for n, d, s in data["tensors"]), dict(data["bytes_by_dtype"]),
-                   int(data["total_bytes"]), int(data["total_elements"]))
+    def from_dict(cls, data: object, where: str = "stored-weights cache") -> StoredWeights:
+        """The inverse of :meth:`to_dict`, validated as :meth:`from_tensors` validates a header; the
+        totals must be the ones the tensors add up to (a cache entry that disagrees is corrupt)."""
+        from .errors import ConfigError
+
+        rows = data.get("tensors") if isinstance(data, dict) else None
+        if not isinstance(rows, list):
+            raise ConfigError(f"{where}: not a stored-weights record")
+        tensors: dict[str, tuple] = {}
+        for row in rows:
+            if not isinstance(row, list) or len(row) != 3 or not isinstance(row[0], str) or row[0] in tensors:
+                raise ConfigError(f"{where}: row {_shown(row)} is not a distinct [name, dtype, shape]")
+            tensors[row[0]] = (row[1], row[2])
+        stored = cls.from_tensors(tensors, where)
+        if (data.get("bytes_by_dtype"), data.get("total_bytes"), data.get("total_elements")) != (
+                stored.bytes_by_dtype, stored.total_bytes, stored.total_elements):
+            raise ConfigError(f"{where}: its totals do not match its tensors")
+        return stored
 
 
 @dataclass(frozen=True)

@@ -15,21 +15,19 @@ import json
 import logging
 import os
 import socket
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import replace
 from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import quote, urlparse
 
-from ..errors import ModelNotFoundError, OfflineError, VramscopeError
+from ..errors import ConfigError, ModelNotFoundError, OfflineError, VramscopeError
 from ..progress import activity
 from ..spec import ModelSpec, StoredWeights
 
-# bytes per element of safetensors dtypes (safetensors format spec)
-DTYPE_BYTES = {
-    "F64": 8, "I64": 8, "U64": 8, "F32": 4, "I32": 4, "U32": 4, "F16": 2, "BF16": 2, "I16": 2, "U16": 2,
-    "F8_E4M3": 1, "F8_E5M2": 1, "F8_E8M0": 1, "I8": 1, "U8": 1, "BOOL": 1, "F4": 0.5,
-}
+#: largest vramscope cache entry read back (DeepSeek-V3's ~91,000 tensors take ~8 MB)
+MAX_CACHE_BYTES = 64 << 20
 
 
 def cache_dir() -> Path:
@@ -121,17 +119,82 @@ def fetch_config(repo_id: str, revision: str | None = None, *, offline: bool = F
     return read_config(Path(path))
 
 
+# --- safetensors headers -----------------------------------------------------------------------
+def stored_from_header(header: object, where: str = "safetensors header") -> StoredWeights:
+    """:class:`StoredWeights` from one file's raw safetensors header (its JSON, decoded), every value checked.
+
+    The format (https://huggingface.co/docs/safetensors/index#format): a map of tensor name →
+    ``{"dtype", "shape", "data_offsets"}``, plus an optional ``"__metadata__"`` map (ignored here).
+    """
+    if not isinstance(header, dict):
+        raise ConfigError(f"{where}: a safetensors header is a JSON object, got {type(header).__name__}")
+    tensors: dict[str, tuple] = {}
+    for name, entry in header.items():
+        if name == "__metadata__":
+            continue
+        if not isinstance(entry, dict) or not {"dtype", "shape", "data_offsets"} <= entry.keys():
+            raise ConfigError(f"{where}: tensor {str(name)[:60]!r} is not an object with dtype, shape and "
+                              "data_offsets")
+        tensors[name] = (entry["dtype"], entry["shape"], entry["data_offsets"])
+    return StoredWeights.from_tensors(tensors, where)
+
+
+def _stored_from_meta(meta: object, repo_id: str) -> StoredWeights:
+    """huggingface_hub's SafetensorsRepoMetadata → StoredWeights, through the same checks."""
+    where = f"the safetensors headers of {repo_id}"
+    files = getattr(meta, "files_metadata", None)
+    if not isinstance(files, dict):
+        raise ConfigError(f"{where}: no per-file headers")
+    tensors: dict[str, tuple] = {}
+    for file_name, file_meta in files.items():
+        file_tensors = getattr(file_meta, "tensors", None)
+        if not isinstance(file_tensors, dict):
+            raise ConfigError(f"{where}: {str(file_name)[:80]} has no tensor table")
+        for name, info in file_tensors.items():
+            if name in tensors:
+                raise ConfigError(f"{where}: tensor {str(name)[:60]!r} is stored in two files")
+            row = (getattr(info, "dtype", None), getattr(info, "shape", None))
+            offsets = getattr(info, "data_offsets", None)
+            tensors[name] = (*row, offsets) if offsets is not None else row
+    return StoredWeights.from_tensors(tensors, where)
+
+
+def _cache_file(repo_id: str, revision: str | None) -> Path:
+    safe = repo_id.replace("/", "__")
+    return cache_dir() / "hub" / f"{safe}@{quote(revision or 'main', safe='')}.json"
+
+
+def _read_cache(path: Path) -> StoredWeights | None:
+    """The cached headers, or ``None`` when there is no usable entry (absent, not a regular file,
+    too large, not JSON, too deeply nested, or failing StoredWeights' checks): it is refetched."""
+    from .files import read_bounded
+
+    try:
+        data = json.loads(read_bounded(path, MAX_CACHE_BYTES, "vramscope cache entry"))
+        return StoredWeights.from_dict(data, where=str(path))
+    except (VramscopeError, ValueError, RecursionError, MemoryError):
+        return None
+
+
+def _write_cache(path: Path, stored: StoredWeights) -> None:
+    """Best effort, and atomic: a reader never sees half an entry."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(json.dumps(stored.to_dict()))
+        os.replace(tmp, path)
+    except (OSError, ValueError):
+        with suppress(OSError):
+            tmp.unlink(missing_ok=True)
+
 
 def fetch_stored(repo_id: str, revision: str | None = None, *, offline: bool = False) -> StoredWeights | None:
     """Per-tensor dtype and shape from the safetensors headers; ``None`` for non-safetensors repos."""
-    safe = repo_id.replace("/", "__")
-    cached = cache_dir() / "hub" / f"{safe}@{revision or 'main'}.json"
-    if cached.is_file():
-        try:
-            data = json.loads(cached.read_text())
-            return StoredWeights.from_dict(data)
-        except (ValueError, KeyError, TypeError):
-            pass  # a broken cache entry is refetched
+    cached = _cache_file(repo_id, revision)
+    if cached.exists():
+        stored = _read_cache(cached)
+        if stored is not None:
+            return stored
     if offline:
         return None  # not cached: the config alone still answers
     try:
@@ -146,17 +209,12 @@ def fetch_stored(repo_id: str, revision: str | None = None, *, offline: bool = F
         err = _translate(exc, repo_id)
         if isinstance(err, OfflineError):
             raise err from exc
+        if isinstance(exc, ValueError | TypeError | AttributeError | KeyError):
+            raise ConfigError(f"the safetensors headers of {repo_id} could not be read ({type(exc).__name__}); "
+                              "they are malformed") from exc
         return None  # e.g. a repo with only .bin or GGUF files: the config still answers
-    tensors = {}
-    for file_meta in meta.files_metadata.values():
-        for name, info in file_meta.tensors.items():
-            tensors[name] = (info.dtype, tuple(info.shape))
-    stored = StoredWeights.from_tensors(tensors, DTYPE_BYTES)
-    try:
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        cached.write_text(json.dumps(stored.to_dict()))
-    except OSError:
-        pass  # caching is best effort
+    stored = _stored_from_meta(meta, repo_id)
+    _write_cache(cached, stored)
     return stored
 
 

@@ -355,28 +355,34 @@ def mutate_gguf(rng: random.Random) -> bytes:
 _ST_DTYPES = ("F32", "F16", "BF16", "I8", "U8", "F8_E4M3", "F64", "I64", "BOOL", "F4", "F8_E8M0", "Q4", "bf16", "")
 
 
+_ST_BYTES = {"F32": 4, "F16": 2, "BF16": 2, "I8": 1, "U8": 1, "F8_E4M3": 1, "F64": 8, "I64": 8}
+
+
 def mutate_safetensors_header(rng: random.Random) -> dict:
-    """A safetensors header (name → {dtype, shape, data_offsets}, plus ``__metadata__``), hostile."""
+    """A safetensors header (name → {dtype, shape, data_offsets}, plus ``__metadata__``): valid entries
+    laid out back to back, a few of them (and sometimes the metadata) hostile."""
     header: dict[str, Any] = {"__metadata__": {"format": "pt"}}
     offset = 0
     for i in range(rng.randint(0, 6)):
         shape: Any = [rng.choice((1, 2, 32, 4096)) for _ in range(rng.randint(0, 3))]
-        dtype: Any = rng.choice(_ST_DTYPES[:8])
-        numel = math.prod(shape)
-        end = offset + numel * 2
+        dtype: Any = rng.choice(tuple(_ST_BYTES))
+        end = offset + math.prod(shape) * _ST_BYTES[dtype]
         entry: dict[str, Any] = {"dtype": dtype, "shape": shape, "data_offsets": [offset, end]}
         offset = end
-        if rng.random() < 0.5:
+        if rng.random() < 0.12:
             field = rng.choice(("dtype", "shape", "data_offsets"))
             entry[field] = (hostile_value(rng) if rng.random() < 0.6 else
                             rng.choice(_ST_DTYPES) if field == "dtype" else
                             [rng.choice((-1, 0, 1.5, 2**63, True, "4")) for _ in range(rng.randint(0, 3))])
-        if rng.random() < 0.05:
+        if rng.random() < 0.03:
             del entry[rng.choice(list(entry))]
-        header[rng.choice((f"model.layers.{i}.mlp.up_proj.weight", "x" * rng.randint(1, 2000), "", "\udcff"))] = entry
-    if rng.random() < 0.1:
-        header["__metadata__"] = hostile_value(rng)
+        name = f"model.layers.{i}.mlp.up_proj.weight"
+        if rng.random() < 0.05:
+            name = rng.choice(("x" * rng.randint(1, 2000), "", "\udcff", "__metadata__"))
+        header[name] = entry
     if rng.random() < 0.05:
+        header["__metadata__"] = hostile_value(rng)
+    if rng.random() < 0.03:
         header["bad"] = hostile_value(rng)
     return header
 

@@ -409,13 +409,20 @@ def _stop_on_sigterm() -> None:
 
 
 def launch(host: str = "127.0.0.1", port: int = 7860, *, block: bool = True, max_upload: int | None = None,
-           quiet: bool = False, workers: int | None = None) -> gr.Blocks:
+           quiet: bool = False, workers: int | None = None, computer: Computer | None = None) -> gr.Blocks:
     """Build and start the app; ``block=False`` returns at once (tests, benchmarks) — close with ``demo.close()``.
 
-    ``workers``: processes that compute the updates (default :func:`~.workers.default_workers`).
+    ``workers``: processes that compute the updates (default :func:`~.workers.default_workers`), each
+    request within the budget of :class:`~.workers.Budget` (``VRAMSCOPE_WEB_TIMEOUT``,
+    ``VRAMSCOPE_WEB_MEMORY``); ``computer`` replaces them (tests). Uploads over ``max_upload``
+    bytes are refused by gradio while they arrive (HTTP 413; the part written so far is deleted).
     """
     limit = handlers.env_max_upload() if max_upload is None else max_upload
-    computer = Computer(workers)
+    if computer is None:
+        from gradio.utils import get_upload_folder
+
+        # the workers accept an upload only from gradio's upload folder (handlers.upload_root)
+        computer = Computer(workers, env={handlers.UPLOAD_ROOT_ENV: get_upload_folder()})
     computer.start()
     demo = build(limit, computer)
     close = demo.close

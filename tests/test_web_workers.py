@@ -282,3 +282,35 @@ def test_an_upload_over_the_limit_is_refused_while_it_arrives(served):
     assert b"maximum allowed size" in reply or b"413" in reply
     after = {p for p in Path(get_upload_folder()).rglob("*") if p.is_file()}
     assert not [p for p in after - before if p.stat().st_size > MAX_UPLOAD]  # nothing over the limit stays
+
+
+def test_the_update_events_read_the_upload_from_gradios_file_record():
+    from vramscope.web.app import upload_path
+
+    assert upload_path({"path": "/tmp/gradio/abc/config.json", "orig_name": "config.json"}) == \
+        "/tmp/gradio/abc/config.json"
+    assert upload_path(None) is None and upload_path("/etc/passwd") is None and upload_path({"path": 3}) is None
+
+
+def test_a_file_record_outside_the_upload_folder_never_reaches_the_handlers(served, tmp_path):
+    """The update events skip gradio's preprocessing, not its check that a file lies in its upload folder."""
+    from conftest import catalog_config
+
+    cfg = tmp_path / "config.json"
+    cfg.write_text(json.dumps(catalog_config("Qwen__Qwen3-0.6B")))
+    import httpx
+
+    with httpx.Client(base_url=f"http://127.0.0.1:{served}", timeout=30) as client:
+        config = client.get("/config").json()
+        names = {c["id"]: (c.get("props") or {}).get("elem_id") or "" for c in config["components"]}
+        event = next(d for d in config["dependencies"] if d.get("api_name") == "compute")
+        values = {**DEFAULTS, "src": "file"}
+        record = {"path": str(cfg), "orig_name": "config.json", "meta": {"_type": "gradio.FileData"}}
+        data = [record if names.get(cid) == "in-file" else values.get(names.get(cid, "")[3:], "")
+                for cid in event["inputs"]]
+        r = client.post("/gradio_api/queue/join", json={"data": data, "fn_index": event["id"], "session_hash": "outside"})
+        r.raise_for_status()
+        with client.stream("GET", "/gradio_api/queue/data", params={"session_hash": "outside"}) as stream:
+            done = [json.loads(line[5:]) for line in stream.iter_lines() if line.startswith("data:")]
+    result = next(m for m in done if m.get("msg") == "process_completed")
+    assert result["success"] is False  # gradio refused the event before calling it (no page, no estimate)

@@ -12,7 +12,10 @@ Wiring only — what each update shows is :func:`vramscope.web.handlers.compute`
 * which inputs apply and the language's labels are set in the browser (CSS) or by a small
   unqueued event.
 
-``trigger_mode="always_last"`` folds a burst of changes into one update. This module imports
+``trigger_mode="always_last"`` folds a burst of changes into one update. The update events take
+their inputs raw (``preprocess=False``, ``postprocess=False``: gradio would otherwise spend a thread
+hop per input, which under load is what made updates slow — ``benchmarks/web_load.py``). Each
+update runs in a worker within its time and memory budget (:mod:`.workers`). This module imports
 gradio; ``vramscope.web.serve`` imports it only when the web app starts.
 """
 
@@ -23,6 +26,13 @@ import os
 from typing import Any
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+# gradio's queue keeps a record of the last GRADIO_ANALYTICS_MAX_EVENTS events (default 10,000) and,
+# after every event, rebuilds a pandas summary of all of them (GRADIO_ANALYTICS_CACHE_FREQUENCY=1) —
+# tens of milliseconds of the server's one GIL per update once records pile up, and half a second
+# to import pandas the first time. Only gradio's monitoring dashboard (off here) reads it: keep few
+# records and never summarise (either can still be set from outside).
+os.environ.setdefault("GRADIO_ANALYTICS_MAX_EVENTS", "200")
+os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", str(10**12))
 
 import gradio as gr  # noqa: E402
 
@@ -44,7 +54,7 @@ from .state import (  # noqa: E402
 )
 from .workers import Computer  # noqa: E402
 
-CONCURRENCY = 8  # events computed at once (CPU-bound, so more would only interleave)
+CONCURRENCY = 8  # update events in flight at once (they wait on the workers, which compute one each)
 QUEUE_SIZE = 2048  # waiting events beyond this are refused with a "queue full" message
 
 # the URL follows the inputs (an update's keys merged in, in field order); replaceState, so that
@@ -176,6 +186,23 @@ html:not([data-vs-parch="moe"]) #in-p_active { display: none !important; }
 """
 
 
+def upload_path(value: Any) -> str | None:
+    """The server path of the uploaded file, from the File input's raw value.
+
+    The update events skip gradio's per-input preprocessing (see :func:`build`), so the File input
+    arrives as gradio's file record (``{"path": …, "orig_name": …}``) — already checked by gradio to
+    lie in its upload folder — rather than as a path. A path given as plain text is not an upload.
+    """
+    if isinstance(value, dict):
+        path = value.get("path")
+        return path if isinstance(path, str) and path else None
+    return None
+
+
+def _lang_arg(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
 def _tab_event(key: str, names: tuple[str, ...], n_out: int, limit: int, computer: Computer):
     """The update of one tab from its own inputs (``names``, then the upload and the browser's language)."""
 
@@ -183,8 +210,9 @@ def _tab_event(key: str, names: tuple[str, ...], n_out: int, limit: int, compute
         values = {**DEFAULTS, **dict(zip(names, args[:-2], strict=True))}
         if values.get("tab") != key:  # a restore set this tab's inputs while another tab is showing
             return [gr.skip()] * (n_out + 1)
-        page = computer.compute(values, args[-2], max_upload=limit, browser_lang=args[-1] or None, owned=names)
-        return [page.html] + ([page.code] if n_out == 2 else []) + [page.url_update]
+        page = computer.compute(values, upload_path(args[-2]), max_upload=limit, browser_lang=_lang_arg(args[-1]),
+                                owned=names)
+        return [page.html] + ([page.code.strip()] if n_out == 2 else []) + [page.url_update]
 
     compute_tab.__name__ = f"compute_{key}"
     return compute_tab
@@ -339,19 +367,26 @@ def build(max_upload: int | None = None, computer: Computer | None = None) -> gr
 
         def compute(*args):
             values = dict(zip(NAMES, args[:-2], strict=True))
-            page = computer.compute(values, args[-2], max_upload=limit, browser_lang=args[-1] or None)
+            page = computer.compute(values, upload_path(args[-2]), max_upload=limit, browser_lang=_lang_arg(args[-1]))
             skip = gr.skip()
             out = [page.model_html]
             for tab in _RESULT_TABS:
                 mine = tab == page.tab
                 out.append(page.html if mine else skip)
                 if tab in handlers.TABS_WITH_CODE:
-                    out.append(page.code if mine else skip)
+                    out.append(page.code.strip() if mine else skip)
             out.append(page.url_update)
             return out
 
+        # preprocess=False / postprocess=False: gradio 6 hands every input's preprocess (and every
+        # output's postprocess) to a thread of its own — some 80 thread hops for "compute" — and
+        # under load each hop waits for the server's GIL; that, not the estimates, made the slow
+        # updates (benchmarks/web_load.py). The raw values are what the handlers want anyway:
+        # text, booleans and choice values, all checked by state.normalize (an unknown choice
+        # falls back to its default), and the upload's file record (upload_path). Gradio still
+        # checks that an uploaded file lies in its upload folder before this runs.
         common = dict(trigger_mode="always_last", show_progress="minimal", concurrency_limit=CONCURRENCY,
-                      concurrency_id="compute")
+                      concurrency_id="compute", preprocess=False, postprocess=False)
         shared = [*handlers.PAGE_FIELDS, *handlers.MODEL_FIELDS]
         gr.on([ui.inputs[n].change for n in shared] + [upload.change], compute,
               inputs=[*field_comps, upload, boot_lang], outputs=all_outputs, api_name="compute",
@@ -387,8 +422,8 @@ def build(max_upload: int | None = None, computer: Computer | None = None) -> gr
         restored.then(None, vis_inputs, None, js=VIS_JS, api_visibility="private")
         restored.then(
             compute, inputs=[*field_comps, upload, boot_lang], outputs=all_outputs, api_visibility="private",
-            show_progress="hidden", concurrency_id="compute").then(None, [qs_box], None, js=URL_JS,
-                                                                    api_visibility="private")
+            show_progress="hidden", concurrency_id="compute", preprocess=False,
+            postprocess=False).then(None, [qs_box], None, js=URL_JS, api_visibility="private")
     demo.queue(default_concurrency_limit=CONCURRENCY, max_size=QUEUE_SIZE)
     return demo
 

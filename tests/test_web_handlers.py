@@ -281,14 +281,6 @@ def test_importing_the_web_package_and_cli_does_not_import_gradio():
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
-def test_which_updates_may_wait_on_the_hub():
-    assert H.may_use_network({**DEFAULTS, "src": "hub", "hub": "org/name"})
-    assert H.may_use_network({**DEFAULTS, "model": "some-org/not-in-catalog"})
-    assert not H.may_use_network(DEFAULTS)
-    assert not H.may_use_network({**DEFAULTS, "model": "llama-3.1-8b"})
-    assert not H.may_use_network({**DEFAULTS, "src": "size"})
-
-
 def test_worker_process_gives_the_same_page_and_survives_a_dead_worker():
     from vramscope.web.workers import Computer
 

@@ -153,17 +153,26 @@ def test_a_warmed_worker_leaves_the_memory_budget_to_the_request(computer):
     assert kib * 1024 < DEFAULT_MEMORY / 3  # ~100-300 MiB of the 1.5 GiB address space
 
 
-def test_hub_requests_stay_in_the_server_process(tmp_path, monkeypatch):
-    """A model from the hub waits on the network: it is computed in the calling thread (no worker)."""
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    c = Computer(workers=1, budget=BUDGET, target=probe)
+def test_hub_requests_run_in_a_worker_with_the_budget(computer, tmp_path, monkeypatch):
+    """A model from the hub is computed in a worker (bounded by the budget), not in the server."""
+    log = tmp_path / "calls"
+    page, _ = ask(computer, log, "hub", src="hub", hub="some-org/not-cached-zzz")
+    assert "not-cached-zzz" in page.model_html and calls(log) == ["hub"]
+    page, wall = ask(computer, log, "hub-sleep", src="hub", hub="__sleep")
+    assert wall < BUDGET.seconds + 2 and not page.ok  # stopped by the budget like any request
+    assert_normal_request_works(computer, log, "after")
+
+
+def test_a_worker_whose_hub_read_was_abandoned_is_replaced(monkeypatch):
+    from vramscope.sources import hub
+    from vramscope.web import workers
+
+    assert not workers._hub_read_left_running()
+    assert hub._TURN.acquire(blocking=False)
     try:
-        log = tmp_path / "calls"
-        page, _ = ask(c, log, "hub", src="hub", hub="some-org/not-cached-zzz")
-        assert "not-cached-zzz" in page.model_html and calls(log) == ["hub"]
-        assert c._pool is None  # no worker was started for it
+        assert hub.read_left_running() and workers._hub_read_left_running()
     finally:
-        c.close()
+        hub._TURN.release()
 
 
 def test_workers_zero_computes_here_without_a_budget(tmp_path):

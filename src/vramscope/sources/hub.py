@@ -193,6 +193,16 @@ _ACTIVE: list[HubBudget] = []  # budgets whose worker runs (at most one: _TURN)
 _TURN = threading.Lock()
 
 
+def read_left_running() -> bool:
+    """Whether a hub read this process gave up on (:meth:`HubBudget.stalled`) still runs in its thread.
+
+    Its network calls fail at once, but code of huggingface_hub's that does not touch the network (e.g.
+    multiplying out a hostile safetensors shape) may go on using the CPU; a long-lived process (a web
+    worker) that sees this should end and be replaced.
+    """
+    return _TURN.locked() and _CURRENT.get() is None
+
+
 @contextmanager
 def _local_only() -> Iterator[None]:
     """Within: huggingface_hub may read its cache but sends no request (see _LOCAL_ONLY)."""

@@ -224,22 +224,6 @@ def model_ref(values: Mapping[str, Any], file: str | None, lang: str, *,
     return ModelRef("ref", f"{_plain_number(total)}B", active)
 
 
-def may_use_network(values: Mapping[str, Any]) -> bool:
-    """Whether loading the model may ask the Hugging Face hub (slow, or minutes of retries offline)."""
-    from ..sources import catalog, is_bare_size
-
-    src = values.get("src", "catalog")
-    if src == "hub":
-        return True
-    if src != "catalog":
-        return False
-    ref = _raw(values, "model")
-    try:
-        return bool(ref) and "/" in ref and catalog.find(ref) is None and not is_bare_size(ref)
-    except VramscopeError:
-        return False
-
-
 #: ``vramscope web --allow-local DIR`` sets this (inherited by the worker processes): the one folder
 #: whose files the Model field may name. Unset, the server reads no file it was not handed as an upload.
 ALLOW_LOCAL_ENV = "VRAMSCOPE_WEB_ALLOW_LOCAL"
@@ -625,6 +609,8 @@ def _guard(fn: Callable[[], tuple[str, str]], lang: str) -> tuple[str, str, bool
             return render.message("error", t("api_error", lang), str(exc)), "", False
         log.exception("web handler failed")
         return render.message("error", t("internal_error", lang, kind=type(exc).__name__), str(exc)[:500]), "", False
+    except MemoryError:
+        raise  # the worker answers it with the memory-budget message and is replaced (web/workers.py)
     except Exception as exc:  # never let one request's surprise take the page (or the server) down
         log.exception("web handler failed")
         return render.message("error", t("internal_error", lang, kind=type(exc).__name__), str(exc)[:500]), "", False
@@ -645,6 +631,8 @@ def _model_cached(ref: ModelRef, lang: str) -> tuple[str, str | None]:
         spec = load_spec(ref)
     except VramscopeError as exc:
         return render.message("error", t("model_error", lang), str(exc)), str(exc)
+    except MemoryError:
+        raise  # see _guard
     except Exception as exc:
         log.exception("loading a model failed")
         return render.message("error", t("internal_error", lang, kind=type(exc).__name__), str(exc)[:500]), str(exc)
@@ -653,7 +641,8 @@ def _model_cached(ref: ModelRef, lang: str) -> tuple[str, str | None]:
 
 def compute(values: Mapping[str, Any], file: str | None = None, *, max_upload: int = MAX_UPLOAD_BYTES,
             browser_lang: str | None = None, owned: tuple[str, ...] | None = None) -> Page:
-    """Everything one change of the page shows. Never raises.
+    """Everything one change of the page shows. Never raises, but for MemoryError (which the worker
+    running it turns into the memory-budget message, :mod:`.workers`).
 
     ``browser_lang`` (``en`` / ``zh``, or a browser language tag) is the language the page opens in
     without a ``lang`` in the link; the query names the language only when it differs. ``owned``

@@ -29,9 +29,10 @@ two, at most four — two on a 2-core machine, so that one slow request never ho
 stop a computation in the server's own process. Each worker keeps its own memo of results
 (:mod:`.handlers`).
 
-A model from the Hugging Face hub (:func:`~.handlers.may_use_network`) is loaded in the server
-process (one of its threads), never in a worker: it waits on the network, not the CPU, and must
-not hold a worker (or its budget) while it does.
+A model from the Hugging Face hub is loaded in a worker like everything else: the hub client gives a
+read 2.5 s at most (:mod:`vramscope.sources.hub`), well inside the budget, and a worker whose hub
+read was given up on (its thread may still be busy inside huggingface_hub) exits after answering
+and is replaced, so nothing of it lingers in the server.
 """
 
 from __future__ import annotations
@@ -219,8 +220,16 @@ def _worker_main(conn, parent: int, memory: int | None, env: Mapping[str, str],
             conn.send(("memory", None))
         except Exception as exc:  # the answer cannot be pickled
             conn.send(("error", type(exc).__name__))
-        if out_of_memory:
+        if out_of_memory or _hub_read_left_running():
             return  # the process exits; the server starts another
+
+
+def _hub_read_left_running() -> bool:
+    """A hub read this worker gave up on still runs (see :func:`vramscope.sources.hub.read_left_running`)."""
+    import sys
+
+    hub = sys.modules.get("vramscope.sources.hub")
+    return bool(hub is not None and hub.read_left_running())
 
 
 # --- the pool (in the server) --------------------------------------------------------------------------
@@ -519,9 +528,9 @@ class Computer:
 
     def compute(self, values: Mapping[str, Any], file: str | None = None, **kw: Any) -> handlers.Page:
         """The page for ``values``; never raises. Over budget: the budget message, not a second try."""
-        # a model from the hub waits on the network, not the CPU: it is loaded in this process (one of
-        # the server's threads), so that a slow or unreachable hub never holds up a worker
-        pool = None if handlers.may_use_network(values) else self._get_pool()
+        # a model from the hub runs in a worker too: the hub read is bounded (2.5 s, sources/hub.py), and
+        # a read the worker gave up on — whose thread may still use the CPU — ends that worker, not the server
+        pool = self._get_pool()
         if pool is None:
             if self.workers > 0 and self._closed:
                 return refused_page(values, "busy", self.budget, **kw)

@@ -98,27 +98,14 @@ def _hypothesis_run(fuzzer, target: str, n: int, record) -> None:
     """``n`` inputs of ``target`` drawn by hypothesis (``st.randoms()`` feeding the generators)."""
     from hypothesis import HealthCheck, Phase, given, settings
     from hypothesis import strategies as st
-    from tests import fuzz_inputs as F
-
-    def draw(rng):
-        if target == "config":
-            return fuzzer.config(F.mutate_config(rng.choice(fuzzer.configs), rng))
-        if target == "gguf":
-            return fuzzer.gguf(F.mutate_gguf(rng))
-        if target == "safetensors":
-            return fuzzer.safetensors(F.mutate_safetensors_header(rng))
-        if target == "web":
-            return fuzzer.web(F.web_values(rng))
-        if fuzzer._cli is None:
-            fuzzer._cli = F.CliArgs()
-        return fuzzer.cli(fuzzer._cli.draw(rng, (str(fuzzer.scratch / "config.json"), str(fuzzer.scratch / "model.gguf"))))
 
     @settings(max_examples=n, deadline=None, database=None, phases=[Phase.generate],
               suppress_health_check=list(HealthCheck))
     @given(st.randoms(use_true_random=False))
     def run(rng):
+        fuzzer.rng = rng  # the generators draw from hypothesis' random source
         start = time.perf_counter()
-        result = draw(rng)
+        result = fuzzer.one(target)
         record(target, result, time.perf_counter() - start)
 
     run()

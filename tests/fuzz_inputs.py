@@ -565,20 +565,15 @@ class Fuzzer:
 
     # each returns (outcome, detail)
     def config(self, data: bytes | None = None) -> tuple[str, str]:
-        data = data if data is not None else mutate_config(self.rng.choice(self.configs), self.rng)
-        path = self.scratch / "config.json"
-        path.write_bytes(data)
-
-        def go():
-            from vramscope.sources import load_model
-
-            return estimate_all(load_model(str(path)), self.rng)
-
-        return classify(go)
+        return self._model_file("config.json", data if data is not None
+                                else mutate_config(self.rng.choice(self.configs), self.rng))
 
     def gguf(self, data: bytes | None = None) -> tuple[str, str]:
-        data = data if data is not None else mutate_gguf(self.rng)
-        path = self.scratch / "model.gguf"
+        return self._model_file("model.gguf", data if data is not None else mutate_gguf(self.rng))
+
+    def _model_file(self, name: str, data: bytes) -> tuple[str, str]:
+        """``data`` written to a file and read as ``vramscope info FILE`` reads it, then estimated."""
+        path = self.scratch / name
         path.write_bytes(data)
 
         def go():

@@ -601,9 +601,13 @@ class Fuzzer:
             argv = self._cli.draw(self.rng, (str(self.scratch / "config.json"), str(self.scratch / "model.gguf")))
         return classify(lambda: run_cli(argv))
 
-    def web(self, values: dict | None = None) -> tuple[str, str]:
-        values = values if values is not None else web_values(self.rng)
-        return classify(lambda: run_web(values, self.web_errors))
+    def web(self, values: dict | None = None, file: str | None = None) -> tuple[str, str]:
+        if values is None:
+            values = web_values(self.rng)
+            if self.rng.random() < 0.1:  # an upload: the last hostile config.json or GGUF the other targets wrote
+                values["src"] = "file"
+                file = str(self.scratch / self.rng.choice(("config.json", "model.gguf", "missing.json")))
+        return classify(lambda: run_web(values, self.web_errors, file))
 
     def one(self, target: str) -> tuple[str, str]:
         return getattr(self, target)()

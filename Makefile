@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml Makefile | cksum | cut -
 TORCH  ?= torch==2.13.0
 TRANSFORMERS ?= transformers==5.23.0 peft==0.21.2 accelerate==1.15.0
 
-.PHONY: run test lint bench clean
+.PHONY: run test test-fast lint bench clean
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -24,6 +24,10 @@ run: $(STAMP)
 
 test: $(STAMP)
 	HF_HUB_OFFLINE=1 $(PY) -m pytest
+	$(VENV)/bin/ruff check src tests benchmarks
+
+test-fast: $(STAMP)  # the inner loop: everything but the tests marked slow
+	HF_HUB_OFFLINE=1 $(PY) -m pytest -m "not slow"
 	$(VENV)/bin/ruff check src tests benchmarks
 
 lint: $(STAMP)

@@ -1,0 +1,60 @@
+"""Every number shown before the round-2 refactor is still shown, unchanged (``tests/golden/``).
+
+The records were written by ``tests/golden/make_golden.py`` from the code of 2026-12-07 (commit
+abe4456 + this test) over 804 API calls (every catalog model × inference on HF / vLLM / SGLang /
+llama.cpp, LoRA / QLoRA / full ZeRO-3 training, GRPO, fit; plans; bare sizes; multimodal) and the
+README's commands. A value may be *added* to a result (a new key); none may change or vanish. A
+deliberate change of a figure (a bug fix) regenerates the records in the same commit, which says
+which figures moved and why.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from golden_cases import api_cases, cli_cases, numbers_of_cli, numbers_of_web, run_api, web_cases
+
+GOLDEN = Path(__file__).resolve().parent / "golden"
+
+pytestmark = pytest.mark.slow
+
+
+def _diff(name: str, old: dict, new: dict, limit: int = 6) -> list[str]:
+    out = []
+    for key, value in old.items():
+        if key not in new:
+            out.append(f"{name}: {key} vanished (was {value!r})")
+        elif new[key] != value:
+            out.append(f"{name}: {key} {value!r} -> {new[key]!r}")
+    return out[:limit]
+
+
+def test_api_numbers_unchanged():
+    old = json.loads((GOLDEN / "api.json").read_text())
+    cases = dict(api_cases())
+    assert set(cases) == set(old), sorted(set(cases) ^ set(old))[:10]
+    problems = [line for name, call in cases.items() for line in _diff(name, old[name], run_api(call))]
+    assert not problems, f"{len(problems)} changed figures:\n" + "\n".join(problems[:60])
+
+
+def test_cli_numbers_unchanged():
+    old = json.loads((GOLDEN / "cli.json").read_text())
+    problems = []
+    for args in cli_cases():
+        name = " ".join(args)
+        new = numbers_of_cli(args)
+        if new != old[name]:
+            problems.append(f"{name}: exit {old[name]['exit']} -> {new['exit']}; numbers "
+                            f"{[x for x in old[name]['numbers'] if x not in new['numbers']][:8]} gone, "
+                            f"{[x for x in new['numbers'] if x not in old[name]['numbers']][:8]} new")
+    assert not problems, "\n".join(problems)
+
+
+def test_web_numbers_unchanged():
+    old = json.loads((GOLDEN / "web.json").read_text())
+    problems = [f"{name}: {key} {old[name][key]} -> {new[key]}" for name, changes in web_cases()
+                for new in [numbers_of_web(changes)] for key in old[name] if new[key] != old[name][key]]
+    assert not problems, "\n".join(p[:400] for p in problems)

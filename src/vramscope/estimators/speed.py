@@ -3,8 +3,8 @@
 * prefill: compute-bound, FLOPs = 2·P_active·T + 4·n_attn_layers·T·s̄·n_h·d_h (attention scores and
   values, causal → half of s for the average), at ``MFU_PREFILL`` of the GPUs' dense BF16 (or FP8
   for 8-bit weights) peak;
-* decode: memory-bound per step, bytes = active weight bytes per GPU + the KV cache read for every
-  sequence, at ``BW_EFFICIENCY`` of the memory bandwidth; tokens/s = batch / step time, capped by
+* decode: memory-bound per step, bytes = active weight bytes per GPU + the KV cache per GPU read for
+  every sequence (all tensor-parallel ranks read their shares at once), at ``BW_EFFICIENCY`` of the memory bandwidth; tokens/s = batch / step time, capped by
   compute at ``MFU_DECODE``.
 
 The efficiency factors are typical figures for well-tuned engines on recent NVIDIA GPUs, not
@@ -49,8 +49,10 @@ def speed(spec: ModelSpec, est: Estimate, gpu, *, batch: int, prompt: int, conte
     weights = est.component("weights").bytes
     if spec.is_moe and spec.params_total:
         weights = weights * spec.params_active / spec.params_total  # only routed experts in use are read
+    # KV bytes per token on this GPU: the engines report it per GPU already (a TP rank holds its share of
+    # the KV heads), so it is not divided by TP again; every rank reads its share in the same step.
     kv_per_token = est.details.get("kv_bytes_per_token", 0.0)
-    step_bytes = weights + batch * context * kv_per_token / max(1, est.workload.get("tp", 1))
+    step_bytes = weights + batch * context * kv_per_token
     step = step_bytes / (gpu.bandwidth_gbs * 1e9 * BW_EFFICIENCY)
     if tflops:
         step = max(step, 2 * spec.params_active * batch / (tflops * 1e12 * MFU_DECODE * n))

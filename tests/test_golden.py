@@ -35,8 +35,10 @@ def _diff(name: str, old: dict, new: dict, limit: int = 6) -> list[str]:
 def test_api_numbers_unchanged():
     old = json.loads((GOLDEN / "api.json").read_text())
     cases = dict(api_cases())
-    assert set(cases) == set(old), sorted(set(cases) ^ set(old))[:10]
-    problems = [line for name, call in cases.items() for line in _diff(name, old[name], run_api(call))]
+    missing = sorted(set(old) - set(cases))
+    assert not missing, f"golden cases no longer generated: {missing[:10]}"
+    # a model added to the catalog adds cases that have no record yet: only the recorded ones are compared
+    problems = [line for name in old for line in _diff(name, old[name], run_api(cases[name]))]
     assert not problems, f"{len(problems)} changed figures:\n" + "\n".join(problems[:60])
 
 

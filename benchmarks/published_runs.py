@@ -1,0 +1,143 @@
+"""Published GPU-memory measurements of real training runs against vramscope's training estimate.
+
+Reads ``validation/published/training_runs.jsonl`` (torchtune README tables, PEFT's
+``method_comparison`` results and DeepSpeed / FSDP guides, Unsloth's context-length tables: the
+measured figure, its unit and kind, and the settings of each run), rebuilds each workload for
+``vramscope.estimate`` and prints per row the measured figure, the estimate figure of the same kind
+(allocated / reserved / device), its low–high band and the signed error; then median / p90 / max
+``|error|``, the median signed error and the band's coverage per category and per source, and the
+five worst rows.
+
+The comparison lives in ``vramscope.exact.published_runs`` (tested by
+``tests/test_published_runs.py``); this script only prints it. Run:
+``HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/published_runs.py`` (about a second, no GPU, no
+network). Options: ``--rows FILE`` (another JSONL file of the same shape), ``--max-context`` (also
+bisect the estimate's longest context for the capacity rows — a few seconds), ``--assumptions``
+(print each row's assumptions and unsupported settings), ``--json FILE`` (the per-row results),
+``--markdown`` (print the docs section), ``--write-docs`` (put that section into
+``docs/accuracy.md`` between its ``published-runs`` markers, appending it when they are absent).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from vramscope.exact import published_runs as pr  # noqa: E402
+
+DOCS = ROOT / "docs" / "accuracy.md"
+START, END = "<!-- published-runs:start -->", "<!-- published-runs:end -->"
+
+
+def markdown(rows: list[dict], results: list[dict]) -> str:
+    """The "Published training runs" section of ``docs/accuracy.md``."""
+    groups = sorted({r["source_group"] for r in rows})
+    worst = pr.worst(results)
+    lines = [
+        "## Published training runs (other people's GPUs)", "",
+        f"{len(rows)} GPU-memory figures of real training runs that their authors published "
+        f"({', '.join(groups)}; `validation/published/training_runs.jsonl`, source URL pinned to a commit, the "
+        "cell or log line, every setting and an assumption for each one the source leaves unstated — see "
+        "`validation/published/README.md`), compared with `vramscope.estimate` for the same workload "
+        "(`python benchmarks/published_runs.py` prints every row). Each row is compared with the estimate figure "
+        "of the kind of number its source reports: *allocated* (torchtune's `peak_memory_active`, "
+        "`max_memory_allocated`) = estimate − CUDA context − allocator slack; *reserved* (PEFT's "
+        "`method_comparison` logs reserved minus a ~2 MiB baseline) = estimate − CUDA context; *device* "
+        "(nvidia-smi / W&B charts, and *capacity*: the GPU a run just fitted at its published maximum length) = "
+        "the whole estimate. |error| in % of the measured figure; signed > 0: the estimate is higher; *band "
+        "holds*: share of rows whose low–high band contains the measurement. Rows with settings vramscope has no "
+        "option for (`torch.compile`, Unsloth's kernels) are kept, mapped to the nearest option, and counted "
+        "apart in *supported*.", "",
+        "Today these are far off, as issue 20 says; the table is the yardstick that modelling work is measured "
+        "against, not a result.", "",
+        pr.format_summary(pr.summary(results), markdown=True), "",
+        pr.format_summary(pr.summary(results, "source_group"), markdown=True, title="source"), "",
+        "Worst rows: " + "; ".join(f"`{r['id']}` {r['error_pct']:+.0f}%" for r in worst) + ".", "",
+        "<details><summary>Every row</summary>", "",
+        pr.format_table(results, markdown=True), "", "</details>",
+    ]
+    return "\n".join(lines)
+
+
+def write_docs(section: str, path: Path = DOCS) -> None:
+    """Replace the text between the markers in ``path`` by ``section`` (append both when absent)."""
+    text = path.read_text(encoding="utf-8")
+    block = f"{START}\n{section}\n{END}"
+    if START in text and END in text:
+        head, rest = text.split(START, 1)
+        text = head + block + rest.split(END, 1)[1]
+    else:
+        text = text.rstrip("\n") + "\n\n" + block + "\n"
+    path.write_text(text, encoding="utf-8")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=Path, default=pr.DEFAULT_ROWS, help="JSONL file of published runs")
+    parser.add_argument("--max-context", action="store_true", help="bisect the longest context for capacity rows")
+    parser.add_argument("--assumptions", action="store_true", help="print each row's assumptions")
+    parser.add_argument("--json", type=Path, help="write the per-row results here")
+    parser.add_argument("--markdown", action="store_true", help="print the docs/accuracy.md section")
+    parser.add_argument("--write-docs", action="store_true", help="write that section into docs/accuracy.md")
+    args = parser.parse_args(argv)
+
+    try:
+        rows = pr.load_rows(args.rows)
+        pr.validate(rows)
+    except (OSError, ValueError) as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    results = pr.compare_rows(rows, with_max_context=args.max_context)
+
+    if args.markdown or args.write_docs:
+        section = markdown(rows, results)
+        if args.write_docs:
+            write_docs(section)
+            print(f"wrote the published-runs section of {DOCS.relative_to(ROOT)}")
+        if args.markdown:
+            print(section)
+        return 0
+
+    sources = {row["source"] for row in rows}
+    print(f"{len(rows)} published training runs from {len(sources)} source documents\n")
+    print(pr.format_table(results))
+    print("\nPer category (|error| in % of the measured figure; band = low–high holds the measurement):")
+    print(pr.format_summary(pr.summary(results)))
+    print("\nPer source:")
+    print(pr.format_summary(pr.summary(results, "source_group"), title="source"))
+    print("\nWorst rows:")
+    for r in pr.worst(results):
+        print(f"  {r['id']}: measured {r['measured']:.2f} GiB ({r['kind']}), estimate {r['estimated']:.2f} GiB "
+              f"({r['error_pct']:+.1f}%), peak phase {r.get('peak_phase')}"
+              + (f"; unsupported: {len(r['unsupported'])}" if r["unsupported"] else ""))
+    if args.max_context:
+        print("\nCapacity rows: the longest context the estimate fits in the same memory:")
+        for r in results:
+            if "published_max_context" in r:
+                est = r["estimated_max_context"]
+                print(f"  {r['id']}: published {r['published_max_context']:,} tokens, estimate "
+                      f"{'—' if est is None else format(est, ',')}"
+                      + ("" if est is None else f" ({r['max_context_error_pct']:+.0f}%)"))
+    if args.assumptions:
+        print()
+        for row in rows:
+            print(f"{row['id']}:")
+            for note in row["assumptions"]:
+                print(f"  assumed: {note}")
+            for note in row["unsupported_settings"]:
+                print(f"  unsupported: {note}")
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

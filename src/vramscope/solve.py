@@ -19,6 +19,7 @@ from typing import Any
 from .errors import InvariantError, VramscopeError
 from .estimators.inference import estimate_inference
 from .estimators.result import Estimate
+from .estimators.sharding import TP_SIZES, tp_valid
 from .spec import ModelSpec
 from .workload import MAX_BATCH, MAX_TOKENS, Inference
 
@@ -86,13 +87,8 @@ def max_ngl(spec: ModelSpec, wl: Inference, gpu) -> int:
 
 
 def _tp_candidates(spec: ModelSpec, limit: int = 64) -> list[int]:
-    heads = {layer.attention.num_heads for layer in spec.attention_layers} or {1}
-    kv = {layer.attention.num_kv_heads for layer in spec.attention_layers} or {1}
-    out = []
-    for tp in (1, 2, 4, 8, 16, 32, 64):
-        if tp <= limit and all(h % tp == 0 for h in heads) and all(n % tp == 0 or tp % n == 0 for n in kv):
-            out.append(tp)
-    return out
+    """TP sizes to try: the powers of two up to ``limit`` that the layout check accepts for serving."""
+    return [tp for tp in TP_SIZES if tp <= limit and tp_valid(spec, tp, serving=True)]
 
 
 @dataclass(frozen=True)

@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .. import spec as S
-from ..errors import VramscopeError
 from ..units import MiB
 from ..workload import Inference
 from .kv import KVGroup, kv_groups, ssm_state_bytes
 from .result import CONTEXT, Component
+from .sharding import check_layout
 from .weights import StagedWeights, staged_weights
 
 CUDA_CONTEXT = 500 * MiB
@@ -30,35 +30,6 @@ def cuda_context() -> Component:
     return Component("CUDA context", CUDA_CONTEXT, "CUDA context + cuBLAS workspaces (lazy module loading)",
                      CONTEXT, CUDA_CONTEXT_LOW, CUDA_CONTEXT_HIGH,
                      "torch/CUDA runtime before any tensor: 290–430 MiB measured, plus library workspaces")
-
-
-def check_layout(spec: S.ModelSpec, tp: int, pp: int, ep: int, *, serving: bool = True) -> None:
-    """TP must divide the attention heads; PP at most the layers; EP needs an MoE whose experts it divides.
-
-    Serving (vLLM / SGLang) adds two rules: the KV heads and TP must divide one another (KV heads are
-    replicated when TP exceeds them), and EP runs over the TP group (``--enable-expert-parallel``).
-    """
-    heads = {layer.attention.num_heads for layer in spec.attention_layers}
-    kv = {layer.attention.num_kv_heads for layer in spec.attention_layers if layer.attention.kind != S.ATTN_MLA}
-    for h in heads:
-        if h % tp:
-            raise VramscopeError(
-                f"tensor parallel size {tp} does not divide the {h} attention heads of {spec.id}; "
-                f"use one of {', '.join(str(d) for d in range(1, h + 1) if h % d == 0 and d <= 64)}"
-            )
-    for n in kv if serving else ():
-        if n % tp and tp % n:
-            raise VramscopeError(f"tensor parallel size {tp} and {n} KV heads: one must divide the other")
-    if ep > 1:
-        if not spec.is_moe:
-            raise VramscopeError(f"expert parallelism (ep={ep}) needs an MoE model; {spec.id} is dense")
-        experts = max(layer.mlp.num_experts for layer in spec.layers)
-        if experts % ep:
-            raise VramscopeError(f"expert parallel size {ep} does not divide the {experts} experts of {spec.id}")
-        if serving and ep != tp:
-            raise VramscopeError(f"expert parallelism runs over the TP group here: set ep equal to tp ({tp}) or 1")
-    if pp > spec.num_layers:
-        raise VramscopeError(f"pipeline parallel size {pp} exceeds the {spec.num_layers} layers of {spec.id}")
 
 
 @dataclass

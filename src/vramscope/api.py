@@ -200,6 +200,7 @@ def stray_message(engine: str, stray: dict[str, tuple[str, ...]], spell=None) ->
 def estimate_training_workload(spec: ModelSpec, *, gpu=None, gpu_memory=None, gpus: int | None = None,
                                **workload: Any) -> Estimate:
     """Training / RL estimate; inference-only fields are refused by name."""
+    from .estimators.rl import estimate_rl
     from .estimators.training import estimate_training
     from .workload import Training, make_training
 
@@ -210,7 +211,7 @@ def estimate_training_workload(spec: ModelSpec, *, gpu=None, gpu_memory=None, gp
         workload["gpus"] = gpus
     tr = make_training(**workload)
     g = resolve_gpu(gpu, gpu_memory)
-    est = estimate_training(spec, tr, g)
+    est = (estimate_rl if tr.rl is not None else estimate_training)(spec, tr, g)
     from . import hardware
 
     need = est.per_gpu_bytes

@@ -22,12 +22,16 @@ from ..units import GiB
 from ..workload import Training
 from .kv import kv_bytes_per_sequence, kv_groups, sequence_kv_formula
 from .result import ACTIVATIONS, ENGINE, KV, WEIGHTS, Component, Estimate
+from .sharding import state_sharding
+from .training import Step, estimate_step
 
 RL = "rl"
 
 
 def _frozen_copy(spec: S.ModelSpec, tr: Training, label: str) -> Component:
-    shard = tr.data_parallel if (tr.zero == 3 or tr.fsdp in ("full", "hybrid")) else 1
+    """A frozen bf16 copy of the model (reference / reward): split by TP and PP, and sharded like the
+    policy's parameters (ZeRO-3 / FSDP FULL over the data-parallel GPUs, HYBRID within a node)."""
+    shard = state_sharding(tr).params_degree
     n = spec.params_total
     split = "".join(f" / {name} {k}" for name, k in (("TP", tr.tp), ("PP", tr.pp)) if k > 1)
     return Component(label, int(2 * n / tr.tp / tr.pp / shard),
@@ -35,13 +39,21 @@ def _frozen_copy(spec: S.ModelSpec, tr: Training, label: str) -> Component:
                      WEIGHTS)
 
 
-def estimate_rl(spec: S.ModelSpec, tr: Training, gpu, notes: list[str] | None = None) -> Estimate:
-    from .training import _estimate
+def estimate_rl(spec: S.ModelSpec, tr: Training, gpu=None) -> Estimate:
+    """Peak GPU memory of one RL / preference step (``tr.rl``: grpo, dpo, ppo) on the busiest GPU."""
+    from ..invariants import checked
 
+    return checked(_estimate_rl(spec, tr, gpu))
+
+
+def _estimate_rl(spec: S.ModelSpec, tr: Training, gpu) -> Estimate:
     V, e = spec.vocab_size, 2.0
     peft = tr.peft
     extra: list[Component] = []
-    notes = list(notes or [])
+    notes: list[str] = []
+    if tr.rl == "grpo" and tr.grad_ckpt == "full":
+        notes.append("gradient checkpointing on (TRL GRPOConfig's default gradient_checkpointing=True; "
+                     "pass grad_ckpt='none' to compare)")
     if tr.rl == "grpo":
         P, C, b = tr.prompt_len, tr.completion_len, tr.batch
         beta = 0.0 if tr.beta is None else tr.beta
@@ -65,8 +77,8 @@ def estimate_rl(spec: S.ModelSpec, tr: Training, gpu, notes: list[str] | None = 
                 notes.append("colocated vLLM share computed for an 80 GiB GPU; pass a GPU for its own size")
         elif tr.use_vllm:
             notes.append("vLLM server mode: generation runs on other GPUs, not counted here")
-        est = _estimate(spec, tr.replace(loss="fused"), gpu, tokens_per_seq=P + C, sequences=b,
-                        extra=extra, assumptions=notes, mode="rl-grpo")
+        est = estimate_step(spec, tr.replace(loss="fused"), gpu, Step(P + C, b, mode="rl-grpo"),
+                            extra=extra, assumptions=notes)
         if not tr.use_vllm:
             gen = _generation_phase(spec, tr, est)
             est.details["phases"]["generation"] = gen
@@ -85,20 +97,19 @@ def estimate_rl(spec: S.ModelSpec, tr: Training, gpu, notes: list[str] | None = 
             extra.append(_frozen_copy(spec, tr, "reference model"))
         notes.append("DPO: chosen + rejected concatenated → 2·B sequences" + (
             "; reference model loaded" if ref else "; no reference weights (PEFT adapters disabled or precomputed log-probs)"))
-        est = _estimate(spec, tr, gpu, tokens_per_seq=tr.seq_len, sequences=2 * tr.batch, extra=extra,
-                        assumptions=notes, mode="rl-dpo")
+        est = estimate_step(spec, tr, gpu, Step(tr.seq_len, 2 * tr.batch, mode="rl-dpo"), extra=extra,
+                            assumptions=notes)
         est.details["quick_rules"] = {"seed DPO: activations × 2": int(est.by_category().get(ACTIVATIONS, 0))}
         return est
     # PPO
-    actor = _estimate(spec, tr, gpu, tokens_per_seq=tr.prompt_len + tr.completion_len, sequences=tr.batch,
-                      mode="rl-ppo")
+    step = Step(tr.prompt_len + tr.completion_len, tr.batch, mode="rl-ppo")
+    actor = estimate_step(spec, tr, gpu, step)
     states = actor.details["states"]
     critic = states["weights"] + states["gradients"] + states["optimizer"] + states["master"]
     extra = [Component("critic model (weights, grads, optimizer)", int(critic), "the actor's model states again (value model of the same size)", WEIGHTS),
              _frozen_copy(spec, tr, "reference model"), _frozen_copy(spec, tr, "reward model")]
     notes.append("PPO: actor, critic, reference and reward models colocated; actor and critic train in turn")
-    return _estimate(spec, tr, gpu, tokens_per_seq=tr.prompt_len + tr.completion_len, sequences=tr.batch,
-                     extra=extra, assumptions=notes, mode="rl-ppo")
+    return estimate_step(spec, tr, gpu, step, extra=extra, assumptions=notes)
 
 
 def _generation_parts(spec: S.ModelSpec, tr: Training) -> tuple[int, int, str, str]:

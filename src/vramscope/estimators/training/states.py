@@ -1,0 +1,132 @@
+"""Model states of one stage on one GPU: weights (trainable, frozen, adapters), gradients, optimizer
+states and the fp32 master copy, after ZeRO / FSDP sharding and CPU offload (formulas.md §5.1)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ... import spec as S
+from .. import optimizers as O
+from ..result import WEIGHTS, Component
+from ..trainable import Linear
+from .stage import StageContext
+
+OPTIMIZER = "optimizer"
+
+
+@dataclass(frozen=True)
+class States:
+    """Bytes of the model states on one GPU of the stage (``host``: what offload moved to CPU RAM)."""
+
+    lora_here: tuple[Linear, ...]  # LoRA-targeted Linears of the stage's layers
+    adapter: float  # adapter params on this GPU
+    adapter_bytes: int  # bytes per adapter param (PEFT keeps adapters in fp32 unless lora_dtype=bf16)
+    trainable: float  # trainable params on this GPU: base + adapters
+    weights: float  # trainable base weights on the GPU
+    frozen: float  # frozen base weights on the GPU
+    grads_full: float  # gradients of the stage before ZeRO-2 / FSDP sharding
+    grads: float  # gradients on the GPU
+    state_bytes: float  # bytes per optimizer state element
+    optimizer: float
+    master: float
+    host: float
+    components: tuple[Component, ...]
+
+
+def adapter_params(ctx: StageContext, lora_here: tuple[Linear, ...]) -> float:
+    """Adapter parameters on one GPU of the stage: LoRA ``r·(d_in + d_out)`` per targeted Linear (DoRA
+    + ``d_out``), split by TP; prompt methods their virtual tokens (prefix tuning per layer)."""
+    tr, trn = ctx.tr, ctx.trn
+    r = tr.lora_rank
+    adapter = sum(r * (lin.d_in + lin.d_out) + (lin.d_out if tr.method == "dora" else 0) for lin in lora_here) / tr.tp
+    if tr.method in ("prefix", "prompt", "ptuning"):
+        adapter = trn.adapter if tr.method != "prefix" else trn.adapter * len(ctx.st.layers) / ctx.spec.num_layers
+    return adapter
+
+
+def model_states(ctx: StageContext) -> States:
+    """Weights, gradients, optimizer states and master of the stage, and their components."""
+    tr, reg, trn, st, sh = ctx.tr, ctx.reg, ctx.trn, ctx.st, ctx.shard
+    N = sh.degree
+    comps: list[Component] = []
+    opt_offload = tr.offload in ("optimizer", "params")
+    host = 0.0
+    lora_here = tuple(lin for lin in trn.lora if lin.layer in st.layers)
+    adapter = adapter_params(ctx, lora_here)
+    a_w = 4 if (tr.lora_dtype == "fp32" or reg.weight == 4) else 2
+    trainable = st.trainable + adapter
+
+    # --- weights ------------------------------------------------------------------------------
+    w_train = sh.of_params(st.trainable * reg.weight)
+    if tr.offload == "params":
+        host += w_train
+        w_train = 0
+    frozen_b = sh.of_params(st.frozen_bytes)
+    if tr.offload == "params":
+        host += frozen_b
+        frozen_b = 0
+    sharded = f" / {N} (sharded)" if sh.params else ""
+    offloaded = "offloaded to host RAM, none on the GPU: "
+    if st.trainable:
+        text = f"{reg.weight:g} B × {st.trainable:,.0f} trainable params{sharded}"
+        comps.append(Component("weights", int(w_train), offloaded + text if tr.offload == "params" else text, WEIGHTS))
+    if st.frozen:
+        if tr.method == "qlora":
+            text = (f"{tr.quant}{' + double quant' if tr.double_quant and tr.quant != 'int8' else ''} matrices, "
+                    f"other params in {'fp32 (prepare_model_for_kbit_training)' if tr.kbit_prepare else 'bf16'}: "
+                    f"{st.frozen:,.0f} params{sharded}")
+        else:
+            text = f"{reg.frozen:g} B × {st.frozen:,.0f} frozen params{sharded}"
+        comps.append(Component("frozen weights", int(frozen_b), offloaded + text if tr.offload == "params" else text,
+                               WEIGHTS))
+    if adapter:
+        comps.append(Component("adapter weights", int(adapter * a_w), f"{a_w} B × {adapter:,.0f} adapter params "
+                               f"({tr.method}{f' r={tr.lora_rank}' if trn.lora else ''}, PEFT keeps adapters in "
+                               f"{'fp32' if a_w == 4 else 'bf16'})", WEIGHTS))
+
+    # --- gradients, optimizer, master -----------------------------------------------------------
+    g_full = st.trainable * reg.grad + adapter * a_w
+    g_gpu = sh.of_grads(g_full)
+    s_bytes = reg.state if not trn.lora and tr.method not in ("prefix", "prompt", "ptuning") else 4 if a_w == 4 else reg.state
+    if tr.method == "galore":
+        st_b = galore_states(ctx, s_bytes)
+        opt = O.StateBytes(st_b, f"GaLore rank {tr.galore_rank}: 2·{s_bytes:g} B × r × max(m, n) per matrix "
+                                 "+ projector; 1-D params AdamW (arXiv:2403.03507)")
+    else:
+        opt = O.state_bytes(tr.optimizer, s_bytes, st.matrix + (adapter if trn.lora else 0),
+                            trainable - st.matrix - (adapter if trn.lora else 0), st.factored, st.embed_head)
+    opt_gpu = sh.of_states(opt.gpu)
+    master = sh.of_states(st.trainable * reg.master)
+    if opt_offload:
+        host += opt_gpu + master
+        opt_gpu = master = 0.0
+    if opt.gpu:
+        comps.append(Component("optimizer states", int(opt_gpu), O.DESCRIPTIONS[tr.optimizer] + ": " + opt.formula
+                               + (f" / {N} (ZeRO/FSDP sharded)" if sh.states else "")
+                               + ("; offloaded to CPU" if opt_offload else ""), OPTIMIZER,
+                               note="paged: may be evicted to host RAM under pressure" if "paged" in tr.optimizer else ""))
+    if master:
+        comps.append(Component("fp32 master weights", int(master), f"4 B × {st.trainable:,.0f} trainable params"
+                               + (f" / {N}" if sh.states else ""), OPTIMIZER))
+    return States(lora_here, adapter, a_w, trainable, w_train, frozen_b, g_full, g_gpu, s_bytes, opt_gpu, master,
+                  host, tuple(comps))
+
+
+def galore_states(ctx: StageContext, s: float) -> float:
+    """GaLore: Adam moments of the r×n projected gradient per matrix plus the m×r projector; other
+    params keep plain AdamW states."""
+    spec, tr, st = ctx.spec, ctx.tr, ctx.st
+    r = tr.galore_rank
+    total = 0.0
+    for t in spec.tensors:
+        if t.component != S.COMPONENT_TEXT or t.layer not in st.layers:
+            continue
+        if t.role in S.LINEAR_ROLES and len(t.shape) == 2:
+            m, n = t.shape
+            rr = min(r, m, n)
+            total += 2 * s * rr * max(m, n) + s * rr * min(m, n)
+        else:
+            total += 2 * s * t.numel
+    # embeddings / head (not in a layer) use AdamW
+    total += 2 * s * st.embed_head
+    return total / tr.tp

@@ -1,8 +1,9 @@
-"""Published GPU-memory measurements of real training runs against vramscope's training estimate.
+"""Published GPU-memory measurements of real runs against vramscope's estimate of the same workload.
 
-Reads ``validation/published/training_runs.jsonl`` (torchtune README tables, PEFT's
-``method_comparison`` results and DeepSpeed / FSDP guides, Unsloth's context-length tables: the
-measured figure, its unit and kind, and the settings of each run), rebuilds each workload for
+Reads ``validation/published/training_runs.jsonl`` (torchtune README tables and PRs, PEFT's
+``method_comparison`` results and DeepSpeed / FSDP guides, Unsloth's context-length tables) and
+``inference_runs.jsonl`` (the Qwen3 speed benchmark's Hugging Face runs): the measured figure, its
+unit and kind, and the settings of each run. It rebuilds each workload for
 ``vramscope.estimate`` and prints per row the measured figure, the estimate figure of the same kind
 (allocated / reserved / device), its low–high band and the signed error; then median / p90 / max
 ``|error|``, the median signed error and the band's coverage per category and per source, and the
@@ -11,7 +12,7 @@ five worst rows.
 The comparison lives in ``vramscope.exact.published_runs`` (tested by
 ``tests/test_published_runs.py``); this script only prints it. Run:
 ``HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/published_runs.py`` (about a second, no GPU, no
-network). Options: ``--rows FILE`` (another JSONL file of the same shape), ``--max-context`` (also
+network). Options: ``--rows FILE`` (other JSONL files of the same shape, repeatable), ``--max-context`` (also
 bisect the estimate's longest context for the capacity rows — a few seconds), ``--assumptions``
 (print each row's assumptions and unsupported settings), ``--json FILE`` (the per-row results),
 ``--markdown`` (print the docs section), ``--write-docs`` (put that section into
@@ -43,8 +44,10 @@ def markdown(rows: list[dict], results: list[dict]) -> str:
     worst = pr.worst(results)
     lines = [
         "## Published training runs (other people's GPUs)", "",
-        f"{len(rows)} GPU-memory figures of real training runs that their authors published "
-        f"({', '.join(groups)}; `validation/published/training_runs.jsonl`, source URL pinned to a commit, the "
+        f"{sum(r['mode'] == 'training' for r in rows)} GPU-memory figures of real training runs and "
+        f"{sum(r['mode'] == 'inference' for r in rows)} of Hugging Face inference runs that their authors "
+        f"published ({', '.join(groups)}; `validation/published/training_runs.jsonl` and `inference_runs.jsonl`, "
+        "source URL pinned to a commit or a PR, the "
         "cell or log line, every setting and an assumption for each one the source leaves unstated — see "
         "`validation/published/README.md`), compared with `vramscope.estimate` for the same workload "
         "(`python benchmarks/published_runs.py` prints every row). Each row is compared with the estimate figure "
@@ -54,8 +57,8 @@ def markdown(rows: list[dict], results: list[dict]) -> str:
         "(nvidia-smi / W&B charts, and *capacity*: the GPU a run just fitted at its published maximum length) = "
         "the whole estimate. |error| in % of the measured figure; signed > 0: the estimate is higher; *band "
         "holds*: share of rows whose low–high band contains the measurement. Rows with settings vramscope has no "
-        "option for (`torch.compile`, Unsloth's kernels) are kept, mapped to the nearest option, and counted "
-        "apart in *supported*.", "",
+        "option for (`torch.compile`, Unsloth's kernels) are kept, mapped to the nearest option, and left out "
+        "of *training supported*.", "",
         "Today these are far off, as issue 20 says; the table is the yardstick that modelling work is measured "
         "against, not a result.", "",
         pr.format_summary(pr.summary(results), markdown=True), "",
@@ -81,7 +84,7 @@ def write_docs(section: str, path: Path = DOCS) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=Path, default=pr.DEFAULT_ROWS, help="JSONL file of published runs")
+    parser.add_argument("--rows", type=Path, action="append", help="JSONL file of published runs (repeatable)")
     parser.add_argument("--max-context", action="store_true", help="bisect the longest context for capacity rows")
     parser.add_argument("--assumptions", action="store_true", help="print each row's assumptions")
     parser.add_argument("--json", type=Path, help="write the per-row results here")
@@ -90,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     try:
-        rows = pr.load_rows(args.rows)
+        rows = pr.load_all(args.rows or pr.DEFAULT_FILES)
         pr.validate(rows)
     except (OSError, ValueError) as exc:
         print(exc, file=sys.stderr)
@@ -107,7 +110,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     sources = {row["source"] for row in rows}
-    print(f"{len(rows)} published training runs from {len(sources)} source documents\n")
+    modes = {m: sum(row["mode"] == m for row in rows) for m in ("training", "inference")}
+    print(f"{len(rows)} published runs ({modes['training']} training, {modes['inference']} inference) from "
+          f"{len(sources)} source documents\n")
     print(pr.format_table(results))
     print("\nPer category (|error| in % of the measured figure; band = low–high holds the measurement):")
     print(pr.format_summary(pr.summary(results)))

@@ -1,8 +1,10 @@
-"""Published GPU-memory measurements of real training runs against vramscope's training estimate.
+"""Published GPU-memory measurements of real runs against vramscope's estimate of the same workload.
 
 ``validation/published/training_runs.jsonl`` holds one row per figure that a framework or its users
-published with enough settings to rebuild the workload: torchtune's README tables, PEFT's
-``method_comparison`` results and its DeepSpeed / FSDP guides, Unsloth's context-length tables.
+published with enough settings to rebuild the workload: torchtune's README tables and PRs, PEFT's
+``method_comparison`` results and its DeepSpeed / FSDP guides, Unsloth's context-length tables;
+``inference_runs.jsonl`` the same for non-vLLM inference (the Qwen3 speed benchmark's Hugging Face
+``generate`` runs; vLLM start-up logs are :mod:`vramscope.exact.published`).
 Each row names its source (commit-pinned for repository files) and where in it the figure is, the
 model, the GPU, the settings as :func:`vramscope.estimate` keywords (``settings``), the settings that
 vramscope has no option for (``unsupported_settings``: ``torch.compile``, Unsloth's kernels …, kept
@@ -40,15 +42,20 @@ GiB = 1 << 30
 MiB = 1 << 20
 
 #: the rows shipped with the repository (absent from an installed wheel: pass a path then)
-DEFAULT_ROWS = Path(__file__).resolve().parents[3] / "validation" / "published" / "training_runs.jsonl"
+PUBLISHED = Path(__file__).resolve().parents[3] / "validation" / "published"
+DEFAULT_ROWS = PUBLISHED / "training_runs.jsonl"
+INFERENCE_ROWS = PUBLISHED / "inference_runs.jsonl"
+DEFAULT_FILES: tuple[Path, ...] = (DEFAULT_ROWS, INFERENCE_ROWS)
 
 #: every row carries these keys (null where the source does not say)
 FIELDS: tuple[str, ...] = (
-    "id", "source", "location", "source_group", "category", "model", "framework", "framework_version", "gpu",
+    "id", "mode", "source", "location", "source_group", "category", "model", "framework", "framework_version", "gpu",
     "gpu_id", "num_gpus", "settings", "unsupported_settings", "measured", "max_context_tokens", "assumptions", "notes",
 )
 #: row categories, in report order
-CATEGORIES: tuple[str, ...] = ("full", "lora", "qlora", "prompt", "multi-gpu", "max-context")
+CATEGORIES: tuple[str, ...] = ("full", "lora", "qlora", "prompt", "multi-gpu", "max-context", "inference-hf")
+#: row modes -> the categories a row of that mode may have
+MODE_CATEGORIES: dict[str, tuple[str, ...]] = {"training": CATEGORIES[:6], "inference": CATEGORIES[6:]}
 
 #: the unit a measured value is written in -> bytes per unit
 UNITS: dict[str, int] = {"B": 1, "MiB": MiB, "GiB": GiB, "MB": 10**6, "GB": 10**9}
@@ -68,26 +75,43 @@ KINDS: dict[str, tuple[str, ...]] = {
 KIND_FIGURE: dict[str, str] = {"allocated": "allocated", "active": "allocated", "reserved": "reserved",
                                "reserved_minus_baseline": "reserved", "device": "device", "capacity": "device"}
 
-#: the :func:`vramscope.estimate` training keywords a row's ``settings`` may use
+#: the :func:`vramscope.estimate` training keywords a training row's ``settings`` may use
 SETTINGS: frozenset[str] = frozenset({
     "method", "precision", "optimizer", "optimizer_impl", "optimizer_in_backward", "batch", "seq_len", "grad_accum",
     "grad_ckpt", "attn", "padding", "loss", "lora_rank", "lora_targets", "lora_dtype", "lora_dropout", "quant",
     "double_quant", "kbit_prepare", "trainable_layers", "num_virtual_tokens", "galore_rank", "gpus", "dp", "tp",
     "pp", "ep", "cp", "zero", "fsdp", "offload", "rl", "num_generations", "prompt_len", "completion_len", "beta",
 })
+#: the :func:`vramscope.estimate` inference keywords an inference row's ``settings`` may use
+INFERENCE_SETTINGS: frozenset[str] = frozenset({
+    "engine", "weights", "kv_dtype", "batch", "prompt_len", "gen_len", "context", "tp", "pp", "ep", "cache",
+    "attn_impl", "n_gpu_layers", "n_batch", "n_ubatch", "flash_attn", "n_parallel", "kv_offload",
+})
+MODE_SETTINGS: dict[str, frozenset[str]] = {"training": SETTINGS, "inference": INFERENCE_SETTINGS}
 
-#: instruct fine-tunes -> the catalog model with the same architecture (the weights' values do not
-#: change memory)
-BASE_MODEL: dict[str, str] = {
-    "meta-llama/Llama-3.2-3B-Instruct": "meta-llama/Llama-3.2-3B",
-    "meta-llama/Llama-3.1-8B-Instruct": "meta-llama/Llama-3.1-8B",
-    "meta-llama/Llama-3.1-70B-Instruct": "meta-llama/Llama-3.1-70B",
-    "meta-llama/Llama-3.1-405B-Instruct": "meta-llama/Llama-3.1-405B",
+#: checkpoints not in the catalog -> (the catalog model with the same architecture, why); the weights'
+#: values do not change memory, their format is the row's ``weights`` setting
+_INSTRUCT = "instruct fine-tune, same architecture"
+_AWQ = "Qwen's AWQ export of it, same architecture; the row sets weights='awq'"
+BASE_MODEL: dict[str, tuple[str, str]] = {
+    "meta-llama/Llama-3.2-3B-Instruct": ("meta-llama/Llama-3.2-3B", _INSTRUCT),
+    "meta-llama/Llama-3.1-8B-Instruct": ("meta-llama/Llama-3.1-8B", _INSTRUCT),
+    "meta-llama/Llama-3.1-70B-Instruct": ("meta-llama/Llama-3.1-70B", _INSTRUCT),
+    "meta-llama/Llama-3.1-405B-Instruct": ("meta-llama/Llama-3.1-405B", _INSTRUCT),
+    "Qwen/Qwen3-4B-AWQ": ("Qwen/Qwen3-4B", _AWQ),
+    "Qwen/Qwen3-8B-AWQ": ("Qwen/Qwen3-8B", _AWQ),
+    "Qwen/Qwen3-14B-AWQ": ("Qwen/Qwen3-14B", _AWQ),
+    "Qwen/Qwen3-32B-AWQ": ("Qwen/Qwen3-32B", _AWQ),
 }
 
 
+def load_all(paths: Iterable[str | Path] = DEFAULT_FILES) -> list[dict[str, Any]]:
+    """The rows of every file (training, then inference), in file order."""
+    return [row for path in paths for row in load_rows(path)]
+
+
 def load_rows(path: str | Path = DEFAULT_ROWS) -> list[dict[str, Any]]:
-    """The published rows, one dict per non-empty JSONL line, in file order."""
+    """The published rows of one file, one dict per non-empty JSONL line, in file order."""
     rows = []
     for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
         if line.strip():
@@ -119,8 +143,11 @@ def row_problems(row: dict[str, Any]) -> list[str]:
     for name in ("id", "location", "source_group", "model", "framework", "gpu"):
         if not isinstance(row.get(name), str) or not row[name].strip():
             problems.append(f"{name} must be a non-empty string")
-    if row.get("category") not in CATEGORIES:
-        problems.append(f"category must be one of {', '.join(CATEGORIES)}")
+    mode = row.get("mode")
+    if mode not in MODE_CATEGORIES:
+        problems.append("mode must be training or inference")
+    elif row.get("category") not in MODE_CATEGORIES[mode]:
+        problems.append(f"{'an' if mode == 'inference' else 'a'} {mode} row's category must be one of {', '.join(MODE_CATEGORIES[mode])}")
     num_gpus = row.get("num_gpus")
     if not isinstance(num_gpus, int) or isinstance(num_gpus, bool) or num_gpus < 1:
         problems.append("num_gpus must be a whole number >= 1")
@@ -128,12 +155,19 @@ def row_problems(row: dict[str, Any]) -> list[str]:
     if not isinstance(settings, dict):
         problems.append("settings must be an object of vramscope.estimate keywords")
     else:
-        problems += [f"settings: {key!r} is not a vramscope.estimate training keyword" for key in settings
-                     if key not in SETTINGS]
-        if "method" not in settings and "rl" not in settings:
-            problems.append("settings must name a method (or rl)")
-        if isinstance(num_gpus, int) and settings.get("gpus", 1) != num_gpus:
-            problems.append(f"settings.gpus ({settings.get('gpus', 1)}) differs from num_gpus ({num_gpus})")
+        allowed = MODE_SETTINGS.get(mode, SETTINGS)
+        problems += [f"settings: {key!r} is not a vramscope.estimate {mode or 'training'} keyword" for key in settings
+                     if key not in allowed]
+        if mode == "training":
+            if "method" not in settings and "rl" not in settings:
+                problems.append("settings must name a method (or rl)")
+            if isinstance(num_gpus, int) and settings.get("gpus", 1) != num_gpus:
+                problems.append(f"settings.gpus ({settings.get('gpus', 1)}) differs from num_gpus ({num_gpus})")
+        elif mode == "inference":
+            if "engine" not in settings:
+                problems.append("an inference row's settings must name the engine")
+            if isinstance(num_gpus, int) and settings.get("tp", 1) * settings.get("pp", 1) != num_gpus:
+                problems.append("an inference row's tp x pp must equal num_gpus")
     for name in ("unsupported_settings", "assumptions"):
         value = row.get(name)
         if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
@@ -185,14 +219,15 @@ def catalog_model(row: dict[str, Any]) -> tuple[str, str | None]:
     """(catalog id, mapping note or None) for the row's model."""
     model = row["model"]
     if model in BASE_MODEL:
-        return BASE_MODEL[model], f"{model} -> {BASE_MODEL[model]} (instruct fine-tune, same architecture)"
+        base, why = BASE_MODEL[model]
+        return base, f"{model} -> {base} ({why})"
     return model, None
 
 
 def estimate_kwargs(row: dict[str, Any]) -> dict[str, Any]:
     """The :func:`vramscope.estimate` keywords for the row (model and GPU aside)."""
     kwargs = dict(row["settings"])
-    if row["num_gpus"] > 1:
+    if row["mode"] == "training" and row["num_gpus"] > 1:
         kwargs.setdefault("gpus", row["num_gpus"])
     return kwargs
 
@@ -269,7 +304,7 @@ def compare_row(row: dict[str, Any], *, with_max_context: bool = False) -> dict[
     kind = row["measured"]["kind"]
     _, model_note = catalog_model(row)
     out: dict[str, Any] = {
-        "id": row["id"], "category": row["category"], "source_group": row["source_group"], "model": row["model"],
+        "id": row["id"], "mode": row["mode"], "category": row["category"], "source_group": row["source_group"], "model": row["model"],
         "gpu": row["gpu"], "num_gpus": row["num_gpus"], "kind": kind, "figure": KIND_FIGURE[kind],
         "measured": measured_b / GiB, "unsupported": list(row["unsupported_settings"]),
         "supported": not row["unsupported_settings"], "mapping": [n for n in (model_note,) if n],
@@ -323,12 +358,18 @@ def summarise(results: Sequence[dict[str, Any]]) -> dict[str, float | int | None
 
 def summary(results: Sequence[dict[str, Any]], by: str = "category") -> dict[str, dict[str, float | int | None]]:
     """:func:`summarise` per value of ``by`` (``category`` in :data:`CATEGORIES` order, or
-    ``source_group``), then ``supported`` (rows without unsupported settings) and ``all``."""
+    ``source_group``), then ``training`` (every training row), ``training supported`` (those without
+    unsupported settings), ``inference`` and ``all`` (the last three only when both modes are present)."""
     keys = [k for k in CATEGORIES if any(r[by] == k for r in results)] if by == "category" else \
         sorted({r[by] for r in results})
     out = {key: summarise([r for r in results if r[by] == key]) for key in keys}
-    out["supported"] = summarise([r for r in results if r["supported"]])
-    out["all"] = summarise(results)
+    training = [r for r in results if r["mode"] == "training"]
+    if training:
+        out["training"] = summarise(training)
+        out["training supported"] = summarise([r for r in training if r["supported"]])
+    if training and len(training) < len(results):
+        out["inference"] = summarise([r for r in results if r["mode"] == "inference"])
+        out["all"] = summarise(results)
     return out
 
 

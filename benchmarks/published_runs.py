@@ -43,7 +43,7 @@ def markdown(rows: list[dict], results: list[dict]) -> str:
     groups = sorted({r["source_group"] for r in rows})
     worst = pr.worst(results)
     lines = [
-        "## Published training runs (other people's GPUs)", "",
+        "## Published training runs, and Hugging Face inference (other people's GPUs)", "",
         f"{sum(r['mode'] == 'training' for r in rows)} GPU-memory figures of real training runs and "
         f"{sum(r['mode'] == 'inference' for r in rows)} of Hugging Face inference runs that their authors "
         f"published ({', '.join(groups)}; `validation/published/training_runs.jsonl` and `inference_runs.jsonl`, "
@@ -59,8 +59,9 @@ def markdown(rows: list[dict], results: list[dict]) -> str:
         "holds*: share of rows whose low–high band contains the measurement. Rows with settings vramscope has no "
         "option for (`torch.compile`, Unsloth's kernels) are kept, mapped to the nearest option, and left out "
         "of *training supported*.", "",
-        "Today these are far off, as issue 20 says; the table is the yardstick that modelling work is measured "
-        "against, not a result.", "",
+        "The training rows are far off today, as issue 20 says; the table is the yardstick that modelling work is "
+        "measured against, not a result. Training and inference are summarised apart (the inference rows are "
+        "more numerous and would hide the training error).", "",
         pr.format_summary(pr.summary(results), markdown=True), "",
         pr.format_summary(pr.summary(results, "source_group"), markdown=True, title="source"), "",
         "Worst rows: " + "; ".join(f"`{r['id']}` {r['error_pct']:+.0f}%" for r in worst) + ".", "",

@@ -102,6 +102,18 @@ BASE_MODEL: dict[str, tuple[str, str]] = {
     "Qwen/Qwen3-8B-AWQ": ("Qwen/Qwen3-8B", _AWQ),
     "Qwen/Qwen3-14B-AWQ": ("Qwen/Qwen3-14B", _AWQ),
     "Qwen/Qwen3-32B-AWQ": ("Qwen/Qwen3-32B", _AWQ),
+    "Qwen/Qwen2.5-0.5B-Instruct": ("Qwen/Qwen2.5-0.5B", _INSTRUCT),
+    "Qwen/Qwen2.5-1.5B-Instruct": ("Qwen/Qwen2.5-1.5B", _INSTRUCT),
+    "Qwen/Qwen2.5-3B-Instruct": ("Qwen/Qwen2.5-3B", _INSTRUCT),
+    "Qwen/Qwen2.5-14B-Instruct": ("Qwen/Qwen2.5-14B", _INSTRUCT),
+    "Qwen/Qwen2.5-32B-Instruct": ("Qwen/Qwen2.5-32B", _INSTRUCT),
+    "Qwen/Qwen2.5-0.5B-Instruct-AWQ": ("Qwen/Qwen2.5-0.5B", _AWQ),
+    "Qwen/Qwen2.5-1.5B-Instruct-AWQ": ("Qwen/Qwen2.5-1.5B", _AWQ),
+    "Qwen/Qwen2.5-3B-Instruct-AWQ": ("Qwen/Qwen2.5-3B", _AWQ),
+    "Qwen/Qwen2.5-7B-Instruct-AWQ": ("Qwen/Qwen2.5-7B-Instruct", _AWQ),
+    "Qwen/Qwen2.5-14B-Instruct-AWQ": ("Qwen/Qwen2.5-14B", _AWQ),
+    "Qwen/Qwen2.5-32B-Instruct-AWQ": ("Qwen/Qwen2.5-32B", _AWQ),
+    "Qwen/Qwen2.5-72B-Instruct-AWQ": ("Qwen/Qwen2.5-72B-Instruct", _AWQ),
 }
 
 
@@ -359,7 +371,8 @@ def summarise(results: Sequence[dict[str, Any]]) -> dict[str, float | int | None
 def summary(results: Sequence[dict[str, Any]], by: str = "category") -> dict[str, dict[str, float | int | None]]:
     """:func:`summarise` per value of ``by`` (``category`` in :data:`CATEGORIES` order, or
     ``source_group``), then ``training`` (every training row), ``training supported`` (those without
-    unsupported settings), ``inference`` and ``all`` (the last three only when both modes are present)."""
+    unsupported settings) and ``inference``. No line mixes the modes: the inference rows outnumber the
+    training rows and would hide the training error."""
     keys = [k for k in CATEGORIES if any(r[by] == k for r in results)] if by == "category" else \
         sorted({r[by] for r in results})
     out = {key: summarise([r for r in results if r[by] == key]) for key in keys}
@@ -367,9 +380,9 @@ def summary(results: Sequence[dict[str, Any]], by: str = "category") -> dict[str
     if training:
         out["training"] = summarise(training)
         out["training supported"] = summarise([r for r in training if r["supported"]])
-    if training and len(training) < len(results):
-        out["inference"] = summarise([r for r in results if r["mode"] == "inference"])
-        out["all"] = summarise(results)
+    inference = [r for r in results if r["mode"] == "inference"]
+    if inference:
+        out["inference"] = summarise(inference)
     return out
 
 
@@ -413,7 +426,8 @@ def format_summary(stats: dict[str, dict[str, float | int | None]], *, markdown:
     head = (title, "n", "median |err| %", "p90 %", "max %", "median signed %", "band holds")
     lines = []
     if markdown:
-        lines += ["| " + " | ".join(head) + " |", "|:--|" + "--:|" * 6]
+        cells = [h.replace("|", "\\|") for h in head]  # a bare | would split the markdown cell
+        lines += ["| " + " | ".join(cells) + " |", "|:--|" + "--:|" * 6]
     else:
         lines.append(f"{head[0]:<24} {head[1]:>3} {head[2]:>15} {head[3]:>7} {head[4]:>7} {head[5]:>16} {head[6]:>10}")
     for key, s in stats.items():

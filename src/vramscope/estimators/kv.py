@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from math import ceil
 
 from .. import spec as S
-from ..formats.kv import kv_bytes_per_element
+from ..formats.kv_dtypes import kv_bytes_per_element
 
 LATENT_ENGINES = ("vllm", "sglang", "llamacpp", "hf")
 

@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from .. import spec as S
 from ..errors import FormatError
 from .gguf_types import ggml_type, tensor_nbytes
-from .weights import WeightBytes
+from .stored_bytes import WeightBytes
 
 
 @dataclass(frozen=True)
@@ -576,7 +576,7 @@ def preset_tensor_type(preset: str, tensor: S.Tensor, spec: S.ModelSpec, *, imat
 
 @dataclass(frozen=True)
 class GGUFWeightBytes(WeightBytes):
-    """:class:`~vramscope.formats.weights.WeightBytes` of a GGUF file type, with per-role and
+    """:class:`~vramscope.formats.stored_bytes.WeightBytes` of a GGUF file type, with per-role and
     per-tensor detail. ``total`` = Σ tensor bytes of the model file (metadata and the ≤31-byte
     alignment padding per tensor not included)."""
 
@@ -606,7 +606,7 @@ class GGUFWeightBytes(WeightBytes):
 def preset_weight_bytes(preset: str, spec: S.ModelSpec, *, imatrix: bool | None = None) -> GGUFWeightBytes:
     """Bytes of ``spec`` quantised to ``preset``: total, per GGML type, per role, per tensor.
 
-    Returned as a :class:`GGUFWeightBytes` (a ``WeightBytes``, which ``formats.weights.weight_bytes``
+    Returned as a :class:`GGUFWeightBytes` (a ``WeightBytes``, which ``formats.weight_formats.weight_bytes``
     passes on); ``.as_dict()`` gives ``{"total_bytes", "by_type", "by_role", …}``.
     """
     name = get_preset(preset).name

@@ -17,7 +17,7 @@ from math import ceil
 
 from ... import spec as S
 from ...errors import VramscopeError
-from ...formats.kv import kv_bytes_per_element
+from ...formats.kv_dtypes import kv_bytes_per_element
 from ...units import fmt_gib, fmt_num
 from ...workload import Inference
 from ..common import cuda_context, setup, widest_mlp

@@ -17,6 +17,7 @@ from math import ceil
 
 from ..errors import FormatError
 from ..spec import COMPONENT_MTP, ModelSpec, Tensor
+from .stored_bytes import WeightBytes
 
 # --- per-tensor byte counts of the quantised layouts ------------------------------------------
 # Each takes (numel, rows, cols, lead) where a Linear weight is (rows=out, cols=in) and `lead` is
@@ -168,7 +169,7 @@ _ALIASES = {alias.lower(): f.name for f in FORMATS.values() for alias in (f.name
 
 def format_names() -> list[str]:
     """Every format name accepted by :func:`get_format` (GGUF presets included)."""
-    from . import gguf_mix
+    from . import gguf_mix  # lazily (no cycle): its tables cost import time most estimates do not need
 
     return list(FORMATS) + list(gguf_mix.PRESETS)
 
@@ -237,24 +238,6 @@ def checkpoint_format(spec: ModelSpec) -> WeightFormat:
         return FORMATS["int8"]
     dtype = {"float32": "fp32", "float16": "fp16", "bfloat16": "bf16"}.get(spec.dtype, "bf16")
     return FORMATS[dtype]
-
-
-@dataclass(frozen=True)
-class WeightBytes:
-    """Stored weight bytes of a model in a format."""
-
-    format: str
-    total: int  # every tensor of the model (MTP excluded)
-    quantised: int  # bytes of the tensors the format quantised
-    unquantised: int
-    quantised_params: int
-    by_component: dict[str, int]
-    by_type: dict[str, int]  # GGUF: bytes per GGML type; else {"quantised": …, "16-bit": …}
-    mtp: int = 0  # DeepSeek MTP layers, stored but not loaded by default
-
-    @property
-    def bits_per_quantised_weight(self) -> float:
-        return 8 * self.quantised / self.quantised_params if self.quantised_params else 0.0
 
 
 def weight_bytes(spec: ModelSpec, fmt: WeightFormat | str) -> WeightBytes:

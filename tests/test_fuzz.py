@@ -124,6 +124,14 @@ def test_the_harness_catches_a_bug_and_a_hang(fuzzer, monkeypatch):
     from tests.fuzz_inputs import classify
 
     assert classify(lambda: 1 / 0)[0] == "bug"
-    assert classify(lambda: time.sleep(3), hang_s=0.2)[0] == "hang"
+    assert classify(lambda: time.sleep(3), blocked_s=0.2)[0] == "hang"  # waits
+    assert classify(lambda: time.sleep(0.3), hang_s=0.2)[0] == "ok"  # waiting is not computing
+
+    def spin():
+        end = time.process_time() + 3
+        while time.process_time() < end:
+            pass
+
+    assert classify(spin, hang_s=0.2)[0] == "hang"  # computes
     monkeypatch.setattr("vramscope.families.spec_from_config", lambda *a, **k: {}["boom"])
     assert fuzzer.config(json.dumps(catalog_config(BASES[0])).encode())[0] == "bug"

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from vramscope.errors import VramscopeError
-from vramscope.estimators.engines import ollama as O
+from vramscope.estimators.engines import ollama_memory as O
 from vramscope.sources import load_model
 
 MIB = 1 << 20
@@ -285,3 +285,88 @@ def test_the_release_matters_for_the_deepseek_log():
     gpu = [O.Gpu(O.parse_human_bytes("23.3 GiB"))]
     assert O.estimate_gpu_layers(m, gpu, ctx=2048, release="0.5.7").layers_offload == 5
     assert O.estimate_gpu_layers(m, gpu, ctx=2048, release="0.12.10").layers_offload == 3
+
+
+# --- the engine layer: defaults, environment, components -------------------------------------------
+
+from vramscope.estimators.engines import ollama as E  # noqa: E402
+
+
+@pytest.mark.parametrize("row", ROWS, ids=[r["id"] for r in ROWS])
+def test_components_add_up_to_each_logged_allocation(row):
+    est = _estimate(row)
+    m = _model(row["catalog_model"], row["quant"])
+    r = E.OllamaRun(est, row["ctx_size"] // row["parallel"], row["parallel"], est.flash_attention, est.kv_type)
+    for i, alloc in enumerate(est.allocations):
+        assert sum(c.bytes for c in E.gpu_components(r, m, i)) == alloc
+    assert sum(len(p) for p in est.placed_layers) + (est.output_gpu is not None) == est.layers_offload
+
+
+def test_defaults_of_the_modelled_release():
+    m = _llama8b()
+    r = E.run(m, [O.Gpu(24 * GIB)], E.OllamaOptions())
+    assert (r.num_ctx, r.parallel, r.flash_attention, r.kv_type) == (4096, 1, False, "f16")
+    assert r.estimate.required_kv == 32 * 4096 * 256 * 8 * 2  # 512 MiB
+    assert r.estimate.fully_offloaded
+
+
+def test_old_default_parallel_four_when_it_fits_else_one():
+    m = _llama8b()
+    big = E.run(m, [O.Gpu(24 * GIB)], E.OllamaOptions(release="0.5.7"))
+    assert (big.num_ctx, big.parallel) == (2048, 4)
+    assert big.estimate.required_kv == 32 * 8192 * 256 * 8 * 2  # 2048 × 4 cells: 1 GiB
+    small = E.run(m, [O.Gpu(5 * GIB)], E.OllamaOptions(release="0.5.7"))
+    assert small.parallel == 1 and not small.estimate.fully_offloaded
+
+
+def test_flash_attention_default_and_quantised_cache_for_gemma3():
+    m = _model("google/gemma-3-12b-it", "Q4_K_M")
+    on = E.run(m, [O.Gpu(24 * GIB)], E.OllamaOptions(kv_type="q8_0"))  # v0.12.10: gemma3 has FA by default
+    assert on.flash_attention and on.kv_type == "q8_0"
+    off = E.run(m, [O.Gpu(24 * GIB)], E.OllamaOptions(kv_type="q8_0", release="0.11.4"))
+    assert not off.flash_attention and off.kv_type == "f16"
+    assert off.estimate.required_kv == 2 * on.estimate.required_kv
+    assert any("no effect without flash attention" in n for n in off.notes)
+
+
+def test_deepseek_cannot_use_flash_attention():
+    m = _model("deepseek-ai/DeepSeek-V3", "Q4_K_M")
+    assert (m.key_length, m.value_length) == (192, 128)
+    r = E.run(m, [O.Gpu(80 * GIB)], E.OllamaOptions(flash_attention=True, kv_type="q8_0"))
+    assert not r.flash_attention and r.kv_type == "f16"
+
+
+def test_environment_variables_as_ollama_reads_them():
+    opts = E.options_from_env({"OLLAMA_CONTEXT_LENGTH": "8192", "OLLAMA_NUM_PARALLEL": "2",
+                               "OLLAMA_FLASH_ATTENTION": "1", "OLLAMA_KV_CACHE_TYPE": "Q8_0",
+                               "OLLAMA_GPU_OVERHEAD": "536870912", "OLLAMA_SCHED_SPREAD": "true"})
+    assert (opts.num_ctx, opts.parallel, opts.flash_attention, opts.kv_type, opts.gpu_overhead, opts.spread) == (
+        8192, 2, True, "q8_0", 512 * MIB, True)
+    # 0 / unset mean Ollama's default; a request option wins over the environment
+    assert E.options_from_env({"OLLAMA_NUM_PARALLEL": "0"}).parallel is None
+    assert E.options_from_env({"OLLAMA_CONTEXT_LENGTH": "8192"}, num_ctx=2048).num_ctx == 2048
+
+
+def test_gpu_overhead_is_kept_free_on_every_gpu():
+    m = _llama8b()
+    plain = E.run(m, [O.Gpu(6 * GIB)], E.OllamaOptions())
+    kept = E.run(m, [O.Gpu(6 * GIB)], E.OllamaOptions(gpu_overhead=1 * GIB))
+    assert kept.estimate.layers_offload < plain.estimate.layers_offload
+    assert kept.estimate.log_fields()["memory.gpu_overhead"] == "1.0 GiB"
+
+
+@pytest.mark.parametrize(("env", "needle"), [
+    ({"OLLAMA_NUM_PARALLEL": "abc"}, "OLLAMA_NUM_PARALLEL='abc' is not a whole number"),
+    ({"OLLAMA_KV_CACHE_TYPE": "q5_1"}, "unknown Ollama KV cache type"),
+])
+def test_bad_environment_is_one_clear_line(env, needle):
+    with pytest.raises(VramscopeError) as e:
+        E.options_from_env(env)
+    assert needle in str(e.value) and "\n" not in str(e.value)
+
+
+def test_bad_options_are_one_clear_line():
+    for kw, needle in (({"parallel": 0}, "num_parallel must be at least 1"), ({"num_ctx": 0}, "num_ctx must be"),
+                       ({"kv_type": "int4"}, "unknown Ollama KV cache type"), ({"release": "1.x"}, "not a version")):
+        with pytest.raises(VramscopeError, match=needle):
+            E.OllamaOptions(**kw)

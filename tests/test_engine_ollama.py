@@ -372,3 +372,19 @@ def test_bad_options_are_one_clear_line():
                        ({"kv_type": "int4"}, "unknown Ollama KV cache type"), ({"release": "1.x"}, "not a version")):
         with pytest.raises(VramscopeError, match=needle):
             E.OllamaOptions(**kw)
+
+
+def test_a_load_reports_the_busiest_gpu_and_the_host_share():
+    spec = load_model("meta-llama/Llama-3.3-70B-Instruct")
+    res = E.estimate_load(spec, weights="Q4_K_M", gpu_free=[O.parse_human_bytes("23.5 GiB")] * 3,
+                          opts=E.OllamaOptions(release="0.5.7", num_ctx=2048, parallel=4))
+    e = res.run.estimate
+    assert e.split == [27, 27, 27] and res.host_bytes == 0
+    assert sum(c.bytes for c in res.components) == max(e.allocations) == e.allocations[res.gpu_index]
+    assert res.details()["offload_log"]["memory.required.allocations"] == ["16.6 GiB", "15.5 GiB", "15.7 GiB"]
+    small = E.estimate_load(spec, weights="Q4_K_M", gpu_free=[24 * GIB], opts=E.OllamaOptions())
+    se = small.run.estimate
+    assert 0 < se.layers_offload < se.layers_model and small.host_bytes == se.required_full - se.required_partial
+    assert any("stay in host RAM" in a for a in small.assumptions)
+    none = E.estimate_load(spec, weights="Q4_K_M", gpu_free=[], opts=E.OllamaOptions())
+    assert none.components == () and none.host_bytes == none.run.estimate.required_full

@@ -201,3 +201,58 @@ def busiest_gpu(r: OllamaRun) -> int:
     """The GPU with the largest allocation (vramscope reports the busiest GPU of a split model)."""
     allocs = r.estimate.allocations
     return max(range(len(allocs)), key=lambda i: allocs[i]) if allocs else 0
+
+
+@dataclass(frozen=True)
+class OllamaResult:
+    """One Ollama load: the components of its busiest GPU, what stays on the host, the notes."""
+
+    components: tuple[Component, ...]
+    run: OllamaRun
+    model: M.OllamaModel
+    gpu_index: int
+    host_bytes: int
+    assumptions: tuple[str, ...]
+    weights_format: str
+
+    def details(self) -> dict:
+        """The ``offload`` line as Ollama would log it, plus the choices it made."""
+        e = self.run.estimate
+        return {"ollama_release": e.release, "num_ctx": self.run.num_ctx, "num_parallel": self.run.parallel,
+                "flash_attention": self.run.flash_attention, "kv_cache_type": self.run.kv_type,
+                "layers_offload": e.layers_offload, "layers_model": e.layers_model, "layers_split": list(e.split),
+                "allocations_bytes": list(e.allocations), "required_full_bytes": e.required_full,
+                "required_partial_bytes": e.required_partial, "offload_log": e.log_fields()}
+
+
+def estimate_load(spec, *, weights: str | None, opts: OllamaOptions, gpu_free: list[int],
+                  library: str = "cuda") -> OllamaResult:
+    """Ollama's load of ``spec`` on GPUs with ``gpu_free`` bytes free each (what the driver reports:
+    Ollama's ``memory.available``). ``weights`` is the GGUF file type of the blob; a spec read from a
+    GGUF file (an Ollama blob) uses its own tensors. No GPU: every layer on the CPU."""
+    notes: list[str] = []
+    if spec.source == "gguf":
+        quant = (spec.quantization or {}).get("gguf_file_type") or "GGUF"
+        if weights and weights.upper() != str(quant).upper():
+            raise VramscopeError(f"the GGUF file is {quant}; --weights {weights} cannot change it (pick another blob)")
+    else:
+        quant = weights or "Q4_K_M"
+        if weights is None:
+            notes.append("weights Q4_K_M: the file type of most Ollama library tags (pass --weights for -q8_0, -fp16 … tags)")
+    m = M.model_from_spec(spec, quant if spec.source != "gguf" else None)
+    gpus = [M.Gpu(int(f), library) for f in gpu_free]
+    r = run(m, gpus, opts)
+    notes.extend(r.notes)
+    e = r.estimate
+    if not gpus or e.layers_offload == 0:
+        notes.append("no layer fits on the GPU: Ollama runs the whole model on the CPU "
+                     f"({fmt_gib(e.required_full)} of host memory by its estimate)")
+        return OllamaResult((), r, m, 0, e.required_full, tuple(notes), quant)
+    i = busiest_gpu(r)
+    if not e.fully_offloaded:
+        notes.append(f"Ollama offloads {e.layers_offload} of {e.layers_model} layers to the GPU"
+                     f"{'s' if len(gpus) > 1 else ''}; {fmt_gib(e.overflow)} of weights and KV stay in host RAM")
+    if len(gpus) > 1:
+        notes.append(f"layers split {','.join(map(str, e.split))} over {len(e.split)} GPUs; the figures are GPU {i}'s, "
+                     "the busiest")
+    return OllamaResult(tuple(gpu_components(r, m, i)), r, m, i, e.overflow, tuple(notes), quant)

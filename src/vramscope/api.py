@@ -222,3 +222,381 @@ def estimate_training_workload(spec: ModelSpec, *, gpu=None, gpu_memory=None, gp
                               for x in sorted(hardware.gpus(), key=lambda x: x.memory_bytes)
                               if x.usable_bytes >= need]
     return checked(est)
+
+
+# === the one door for the presenters ================================================================
+# The CLI, the web page and ``export`` import nothing of vramscope but this module, ``errors`` and
+# ``units`` (tests/test_presenters_door.py). Everything they show besides estimates comes from the
+# functions below, each a thin call into the module that owns the answer; none holds a formula.
+
+#: the formats ``vramscope info`` sizes when none is named
+INFO_FORMATS = ("bf16", "fp8", "int8", "nf4-dq", "gptq-int4", "Q4_K_M")
+
+
+def load(model: str | ModelSpec, *, active: str | int | None = None, files: bool | str | Any = True) -> ModelSpec:
+    """The ModelSpec of a reference (:func:`vramscope.sources.load_model`); ``files`` says which local
+    paths may be read (False on the web server, a folder with ``--allow-local``)."""
+    if isinstance(model, ModelSpec) or files is True:
+        return _spec(model, active)
+    from .sources import load_model
+
+    if active is not None and not is_bare_size(model):
+        raise VramscopeError(f"active applies to a bare size such as 56B; {model} has its own parameter counts")
+    return load_model(model, active=active, files=files)
+
+
+def load_file(path: str | Any, *, name: str) -> ModelSpec:
+    """The ModelSpec of one uploaded ``config.json`` or ``.gguf`` file; its errors name the file by
+    ``name`` (what the user called it), never by the server's temporary path."""
+    from pathlib import Path
+
+    path = Path(path)
+    try:
+        if path.suffix.lower() == ".json":
+            from .sources.config_file import spec_from_path
+
+            return spec_from_path(path, model_id=f"upload:{name}")
+        from .sources.gguf_file import spec_from_gguf
+
+        return spec_from_gguf(path)
+    except VramscopeError as exc:
+        raise type(exc)(str(exc).replace(str(path), name)) from None
+
+
+def is_bare_size(model: str | ModelSpec) -> bool:
+    """Whether a reference is a bare size such as ``7B`` or ``56B-A14B``."""
+    from .sources.bare_size import is_bare_size as bare
+
+    return isinstance(model, str) and bare(model)
+
+
+def regular_file(path: Any, what: str = "model file"):
+    """The ``os.stat_result`` of ``path`` when it is a regular file; a ModelNotFoundError saying what it is otherwise."""
+    from .sources.files import regular_file as stat_regular
+
+    return stat_regular(path, what)
+
+
+def short_text(text: str, n: int = 120) -> str:
+    """A name as it can be shown in one line: control characters escaped, long names shortened."""
+    from .sources.files import short_text as short
+
+    return short(text, n)
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What ``vramscope info`` shows: the model and its weight bytes per format (a row with
+    ``error`` for a format that does not apply)."""
+
+    spec: ModelSpec
+    weights: tuple[dict[str, Any], ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.spec.summary(), "weights": list(self.weights)}
+
+
+def model_info(model: str | ModelSpec, *, active: str | int | None = None,
+               weights: list[str] | tuple[str, ...] | None = None) -> ModelInfo:
+    """The model's counts and its weight bytes as stored (the checkpoint's format, first) and in
+    ``weights`` (default :data:`INFO_FORMATS`). A format named in ``weights`` that does not apply
+    raises; one of the defaults becomes a row with its ``error``."""
+    from .formats import checkpoint_format, weight_bytes
+
+    spec = _spec(model, active)
+    formats = list(weights or INFO_FORMATS)
+    native = checkpoint_format(spec)
+    rows: list[dict[str, Any]] = []
+    for name in dict.fromkeys([native.name, *formats]):
+        fmt = native if name == native.name else name
+        try:
+            wb = weight_bytes(spec, fmt)
+        except VramscopeError as exc:
+            if name in formats and weights:
+                raise
+            rows.append({"format": name, "error": str(exc)})
+            continue
+        rows.append({"format": wb.format + (" (checkpoint)" if fmt is native else ""), "bytes": wb.total,
+                     "quantised_bytes": wb.quantised, "unquantised_bytes": wb.unquantised,
+                     "bits_per_quantised_weight": round(wb.bits_per_quantised_weight, 4)})
+    return ModelInfo(spec, tuple(rows))
+
+
+def weight_formats() -> dict[str, list[Any]]:
+    """The weight formats vramscope sizes (name, bits, description, aliases) and the GGUF file types."""
+    from .formats import FORMATS, format_names
+
+    rows = [{"name": f.name, "bits": f.bits, "description": f.description, "aliases": list(f.aliases)}
+            for f in FORMATS.values()]
+    return {"formats": rows, "gguf_file_types": [n for n in format_names() if n not in FORMATS]}
+
+
+def gpu_catalog(query: str = "") -> list[Any]:
+    """Catalog GPUs (:class:`vramscope.hardware.GPU`) whose names, vendor or segment hold every word of ``query``."""
+    from .hardware import search_gpus
+
+    return list(search_gpus(query))
+
+
+def catalog_models(query: str = "") -> list[dict[str, Any]]:
+    """Catalog models whose id, alias or family hold every word of ``query``: counts, published
+    counts and their source, layers, aliases."""
+    from .sources import catalog
+
+    rows = []
+    for entry in catalog.search(query):
+        spec = entry.spec()
+        rows.append({"id": entry.id, "family": spec.family, "params_total": spec.params_total,
+                     "params_active": spec.params_active,
+                     "published_total": entry.params_total.text if entry.params_total else None,
+                     "published_active": entry.params_active.text if entry.params_active else None,
+                     "published_source": entry.params_source, "layers": spec.num_layers,
+                     "aliases": list(entry.aliases)})
+    return rows
+
+
+def catalog_ids() -> list[str]:
+    """Every catalog model id, in catalog order (without building the specs)."""
+    from .sources import catalog
+
+    return [e.id for e in catalog.entries()]
+
+
+def multimodal_catalog_ids() -> tuple[str, ...]:
+    """Catalog models with a vision or audio encoder."""
+    from .sources import catalog
+
+    return tuple(e.id for e in catalog.entries() if e.spec().encoders)
+
+
+@dataclass(frozen=True)
+class MultimodalEstimate:
+    """The tokens a request's images / video / audio add (:class:`~vramscope.estimators.multimodal.MMInputs`,
+    per modality) and the inference estimate of that request."""
+
+    tokens: Any
+    estimate: Estimate
+
+    @property
+    def text_tokens(self) -> int:
+        w = self.estimate.workload
+        return w["context"] if w.get("context") is not None else w["prompt_len"] + w["gen_len"]
+
+
+def multimodal_tokens(model: str | ModelSpec, *, images: int = 0, image_size: tuple[int, int] | None = None,
+                      video_seconds: float = 0, fps: float | None = None, audio_seconds: float = 0,
+                      active: str | int | None = None):
+    """What images / video / audio add for this model (its encoder's rule), per modality; a
+    :class:`~vramscope.errors.MultimodalError` when the model has no such encoder or an input is out of bounds."""
+    from .errors import InvariantError, MultimodalError
+    from .estimators.multimodal import tokens_for
+
+    spec = _spec(model, active)
+    try:
+        return tokens_for(spec, images=images, image_size=image_size, video_seconds=video_seconds, fps=fps,
+                          audio_seconds=audio_seconds)
+    except (InvariantError, MultimodalError):
+        raise
+    except VramscopeError as exc:
+        raise MultimodalError(str(exc)) from None
+
+
+def estimate_multimodal(model: str | ModelSpec, **kw: Any) -> MultimodalEstimate:
+    """The tokens of a multimodal request (:func:`multimodal_tokens`, computed once here) and its
+    estimate (:func:`estimate`, same keywords). The tokens are asked first, so that a model without
+    the encoder is said as such before any estimate."""
+    spec = _spec(model, kw.pop("active", None))
+    names = ("images", "image_size", "video_seconds", "fps", "audio_seconds")
+    tokens = multimodal_tokens(spec, **{k: kw[k] for k in names if kw.get(k) is not None})
+    return MultimodalEstimate(tokens, estimate(spec, **kw))
+
+
+# --- the seed's PAI quick mode --------------------------------------------------------------------
+#: method names the PAI quick mode has a fine-tuning row for, and the precisions of those rows
+PAI_METHODS: tuple[str, ...] = ("full", "lora", "qlora-8bit", "qlora", "qlora-4bit")
+PAI_PRECISIONS: tuple[str, ...] = ("fp32", "bf16", "fp16")
+PAI_OPTIMIZERS: tuple[str, ...] = ("Adam/AdamW", "SGD+Momentum", "RMSProp", "SGD")
+
+
+def pai_quick(model: str | ModelSpec, *, active: str | int | None = None, method: str | None = None,
+              optimizer: str | None = None, batch: int = 1, precision: str | None = None, gpu: str | Any | None = None,
+              gpu_memory: str | int | None = None, gpus: int | None = None):
+    """The seed's PAI rule-of-thumb table for a model's parameter counts (:func:`vramscope.pai.quick`):
+    inference without ``method``, fine-tuning with it; a GPU setup judged as the seed's examples do."""
+    from . import pai
+
+    spec = _spec(model, active)
+    g = resolve_gpu(gpu, gpu_memory)
+    if g is None and gpus is not None:
+        raise VramscopeError("gpus with the PAI quick mode needs the GPU: give gpu or gpu_memory")
+    return pai.quick(spec.id, spec.params_total, spec.params_active, spec.is_moe, method=method, optimizer=optimizer,
+                     batch=batch, precision=precision, gpu_id=g.id if g is not None else None,
+                     usable_bytes=g.usable_bytes if g is not None else None, count=gpus or 1)
+
+
+def pai_tables(params_b: float, *, active_params_b: float | None = None, is_moe: bool = False, concurrency: int = 1,
+               precision: str | int | None = None, optimizer: str = "Adam/AdamW", batch_size: int = 1):
+    """Both tables of the seed's PAI calculator for a size in billions (:func:`vramscope.pai.tables`),
+    each row with its total as shown and the GPUs it advises."""
+    from . import pai
+
+    return pai.tables(params_b, active_params_b=active_params_b, is_moe=is_moe, concurrency=concurrency,
+                      precision=precision, optimizer=optimizer, batch_size=batch_size)
+
+
+# --- what ``export`` needs to write configs ---------------------------------------------------------
+#: the order in which :func:`lowest_zero_stage` tries ZeRO stages: each stage, then ZeRO-3 with the
+#: optimizer, then the parameters offloaded to the host
+ZERO_LADDER: tuple[tuple[int, str | None], ...] = ((0, None), (1, None), (2, None), (3, None), (3, "optimizer"),
+                                                   (3, "params"))
+
+
+def lowest_zero_stage(model: str | ModelSpec, *, gpu: Any, gpus: int | None = None, **training: Any) -> dict[str, Any]:
+    """The training keywords with the lowest ZeRO stage (then optimizer, then parameter offload,
+    :data:`ZERO_LADDER`) whose estimate fits ``gpu``; a WorkloadError when even the last does not."""
+    from .errors import WorkloadError
+
+    spec = _spec(model)
+    g = resolve_gpu(gpu)
+    base = {**training, **({"gpus": gpus} if gpus is not None else {})}
+    for zero, offload in ZERO_LADDER:
+        kw = {**base, "zero": zero, **({"offload": offload} if offload else {})}
+        if estimate_training_workload(spec, gpu=g, **kw).fits:
+            return kw
+    raise WorkloadError(f"{spec.id} does not fit on {base.get('gpus', 1)} × {g.id} even with ZeRO-3 "
+                        "and parameter offload; add GPUs or use LoRA/QLoRA")
+
+
+def deepspeed_auto_sizes(model: str | ModelSpec, zero_stage: int) -> dict[str, int]:
+    """The ``zero_optimization`` bucket sizes HF Trainer fills in for ``auto`` (:mod:`vramscope.deepspeed_auto`)."""
+    from .deepspeed_auto import auto_sizes
+
+    return auto_sizes(_spec(model).hidden_size, zero_stage)
+
+
+def training_workload(**training: Any):
+    """The validated :class:`~vramscope.workload.Training` of these keywords (None = the default)."""
+    from .workload import make_training
+
+    return make_training(**training)
+
+
+def max_context(model: str | ModelSpec, wl: Inference, gpu: Any) -> int:
+    """The longest context per sequence that fits ``gpu`` at the workload's batch (:func:`vramscope.solve.max_context`)."""
+    from . import solve
+
+    return solve.max_context(_spec(model), wl, resolve_gpu(gpu))
+
+
+def max_gpu_layers(model: str | ModelSpec, wl: Inference, gpu: Any) -> int:
+    """llama.cpp's largest ``-ngl`` that fits ``gpu`` (:func:`vramscope.solve.max_ngl`; −1: not even the KV fits)."""
+    from . import solve
+
+    return solve.max_ngl(_spec(model), wl, resolve_gpu(gpu))
+
+
+# --- which options apply, checks, schemas, exact mode, progress ----------------------------------------
+def inapplicable_options(engine: str, given: Any, gpus: int | None = None) -> dict[str, tuple[str, ...]]:
+    """The options in ``given`` that ``engine`` does not read, each with the engines that do (and
+    ``gpus`` > 1 on an engine without tensor parallelism)."""
+    from .workload import ENGINE_OPTIONS, inapplicable
+
+    stray = inapplicable(engine, given)
+    if gpus is not None and gpus > 1 and engine not in ENGINE_OPTIONS["tp"]:
+        stray = {"gpus": ENGINE_OPTIONS["tp"], **stray}
+    return stray
+
+
+def training_inapplicable(method: str, rl: str | None, given: dict[str, Any]) -> dict[str, str]:
+    """Training options in ``given`` that this method / RL algorithm does not read, each with where it applies."""
+    from .workload import training_inapplicable as stray
+
+    return stray(method, rl, given)
+
+
+def training_choices() -> dict[str, tuple[str, ...]]:
+    """The training methods, precisions and optimizers a workload may name."""
+    from .workload import METHODS, OPTIMIZERS, PRECISIONS
+
+    return {"methods": METHODS, "precisions": PRECISIONS, "optimizers": OPTIMIZERS}
+
+
+def input_limits() -> dict[str, int]:
+    """The largest batch, tokens per sequence and bare size (parameters) a workload may ask for."""
+    from .bounds import MAX_BARE_SIZE
+    from .workload import MAX_BATCH, MAX_TOKENS
+
+    return {"batch": MAX_BATCH, "tokens": MAX_TOKENS, "bare_size": MAX_BARE_SIZE}
+
+
+def checking(enabled: bool = True):
+    """A context in which every estimate is checked against :mod:`vramscope.invariants` (a violation
+    raises InvariantError); a no-op when not ``enabled``."""
+    from contextlib import nullcontext
+
+    from .invariants import checking as check_all
+
+    return check_all() if enabled else nullcontext()
+
+
+def check_fit(result: FitResult) -> None:
+    """Raise InvariantError when a fit answer breaks its invariants."""
+    from .errors import InvariantError
+    from .invariants import check_fit as problems_of
+    from .invariants import format_violations
+
+    if problems := problems_of(result):
+        raise InvariantError(format_violations(problems, f"the fit answer for {result.model}"))
+
+
+def check_plan(rows: list[dict[str, Any]], model: str) -> None:
+    """Raise InvariantError when a plan row breaks its invariants."""
+    from .errors import InvariantError
+    from .invariants import check_plan_row, format_violations
+
+    if problems := [p for r in rows for p in check_plan_row(r)]:
+        raise InvariantError(format_violations(problems, f"the plan for {model}"))
+
+
+def output_schema() -> dict[str, Any]:
+    """The JSON Schema of an estimate's JSON document."""
+    from .schema import estimate_schema
+
+    return estimate_schema()
+
+
+def input_schema(kind: str) -> dict[str, Any]:
+    """The JSON Schema of a workload: ``inference`` or ``training``."""
+    from . import workload
+
+    kinds = {"inference": workload.Inference, "training": workload.Training}
+    if kind not in kinds:
+        raise VramscopeError(f"unknown workload kind {kind!r}; choose inference or training")
+    return kinds[kind].json_schema()
+
+
+def trace_training(model: str, **kw: Any):
+    """Exact mode: one training step of the real transformers model on fake tensors (needs the exact extra)."""
+    from .progress import activity
+
+    with activity(f"tracing {model} on fake tensors…"):
+        from .exact.trace import trace_training as run  # imports torch
+
+        return run(model, **kw)
+
+
+def trace_inference(model: str, **kw: Any):
+    """Exact mode: HF generation of the real transformers model on fake tensors (needs the exact extra)."""
+    from .progress import activity
+
+    with activity(f"tracing {model} on fake tensors…"):
+        from .exact.trace import trace_inference as run  # imports torch
+
+        return run(model, **kw)
+
+
+def set_progress_listener(listener: Any) -> Any:
+    """Install what shows slow operations (``listener(message)`` → a context manager); returns the previous one."""
+    from .progress import set_listener
+
+    return set_listener(listener)

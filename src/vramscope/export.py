@@ -1,4 +1,9 @@
-"""Ready-to-run command lines for a planned inference setup (presenter: no formula here).
+"""Ready-to-run command lines and configs for a planned setup.
+
+A presenter, like the CLI and the web page (which both show its output): it renders what
+:mod:`vramscope.api` answers — the workload, the longest context, the largest ``-ngl``, the lowest
+ZeRO stage that fits, HF's DeepSpeed bucket sizes — as each program spells it, and imports nothing
+below the API (``tests/test_presenters_door.py``).
 
 * ``vllm``: ``vllm serve`` with ``--max-model-len``, ``--gpu-memory-utilization``,
   ``--tensor-parallel-size`` / ``--pipeline-parallel-size``, ``--kv-cache-dtype``, ``--max-num-seqs``;
@@ -23,21 +28,21 @@ TARGETS = ("vllm", "llamacpp", "deepspeed", "fsdp")
 
 
 def export(target: str, model: str, *, gpu=None, gpu_memory=None, gpus=None, active=None, **workload: Any) -> str:
-    from . import solve
-    from .api import _spec, inference_workload, resolve_gpu
+    """The command line (``vllm``, ``llamacpp``) or config (``deepspeed`` JSON, ``fsdp`` accelerate YAML)."""
+    from .api import inference_workload, load, max_context, max_gpu_layers, resolve_gpu
 
     target = target.lower().replace(".", "").replace("-", "")
     if target not in TARGETS:
         raise VramscopeError(f"unknown export target {target!r}; use one of {', '.join(TARGETS)}")
     if target in ("deepspeed", "fsdp"):
         return export_training(target, model, gpu=gpu, gpu_memory=gpu_memory, gpus=gpus, active=active, **workload)
-    spec = _spec(model, active)
+    spec = load(model, active=active)
     wl = inference_workload(gpus, {**workload, "engine": target})
     g = resolve_gpu(gpu, gpu_memory)
     if target == "vllm":
         max_len = wl.max_model_len or wl.context
         if max_len is None and g is not None:
-            max_len = solve.max_context(spec, wl, g)
+            max_len = max_context(spec, wl, g)
             if max_len <= 0:
                 raise VramscopeError(f"{spec.id} does not fit on {wl.num_gpus} × {g.id} with vLLM at this batch")
         args = ["vllm", "serve", spec.id, "--max-model-len", str(max_len or wl.tokens),
@@ -57,7 +62,7 @@ def export(target: str, model: str, *, gpu=None, gpu_memory=None, gpus=None, act
         return shlex.join(args)
     ngl = wl.n_gpu_layers
     if ngl is None and g is not None:
-        ngl = solve.max_ngl(spec, wl, g)
+        ngl = max_gpu_layers(spec, wl, g)
         if ngl < 0:
             raise VramscopeError(f"not even the KV cache and compute buffer fit on {g.id}; try --no-kv-offload")
     model_arg = spec.id if spec.source == "gguf" else f"{spec.id.split('/')[-1]}-{wl.weights or 'Q4_K_M'}.gguf"
@@ -74,44 +79,31 @@ def export(target: str, model: str, *, gpu=None, gpu_memory=None, gpus=None, act
     return shlex.join(args)
 
 
-def _training_fits(spec, gpu, **kw) -> bool:
-    from .api import estimate_training_workload
-
-    return estimate_training_workload(spec, gpu=gpu, **kw).per_gpu_bytes <= gpu.usable_bytes
-
-
 def export_training(target: str, model: str, *, gpu=None, gpu_memory=None, gpus=None, active=None,
                     **training: Any) -> str:
     """A DeepSpeed JSON or an accelerate FSDP YAML for the training workload."""
     import json
 
-    from .api import _spec, resolve_gpu
-    from .workload import make_training
+    from .api import deepspeed_auto_sizes, load, lowest_zero_stage, resolve_gpu, training_workload
 
-    spec = _spec(model, active)
+    spec = load(model, active=active)
     g = resolve_gpu(gpu, gpu_memory)
     training.setdefault("method", "full")
     if gpus is not None:
         training["gpus"] = gpus
     if target == "deepspeed" and "zero" not in training and g is not None:
-        for zero, offload in ((0, None), (1, None), (2, None), (3, None), (3, "optimizer"), (3, "params")):
-            try_kw = {**training, "zero": zero, **({"offload": offload} if offload else {})}
-            if _training_fits(spec, g, **try_kw):
-                training = try_kw
-                break
-        else:
-            raise VramscopeError(f"{spec.id} does not fit on {training.get('gpus', 1)} × {g.id} even with ZeRO-3 "
-                                 "and parameter offload; add GPUs or use LoRA/QLoRA")
+        training = lowest_zero_stage(spec, gpu=g, **training)
     if target == "fsdp" and training.get("fsdp", "none") == "none":
         training["fsdp"] = "full"
-    tr = make_training(**training)
-    h = spec.hidden_size
+    tr = training_workload(**training)
     half = {"bf16": "bf16", "mixed": "bf16", "fp8": "bf16", "fp16": "fp16", "mixed-fp16": "fp16"}.get(tr.precision)
     if target == "deepspeed":
+        buckets = deepspeed_auto_sizes(spec, tr.zero)
         zero: dict[str, Any] = {"stage": tr.zero, "overlap_comm": True, "contiguous_gradients": True,
-                                "reduce_bucket_size": h * h}
+                                "reduce_bucket_size": buckets["reduce_bucket_size"]}
         if tr.zero == 3:
-            zero |= {"stage3_prefetch_bucket_size": int(0.9 * h * h), "stage3_param_persistence_threshold": 10 * h,
+            zero |= {"stage3_prefetch_bucket_size": buckets["stage3_prefetch_bucket_size"],
+                     "stage3_param_persistence_threshold": buckets["stage3_param_persistence_threshold"],
                      "stage3_gather_16bit_weights_on_model_save": True}
         if tr.offload in ("optimizer", "params"):
             zero["offload_optimizer"] = {"device": "cpu", "pin_memory": True}

@@ -18,17 +18,13 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from .errors import ConfigError, VramscopeError
+from .errors import ConfigError, UnknownGPUError, VramscopeError
 
 DATA_FILE = Path(__file__).resolve().parent / "data" / "gpus.json"
 
 VENDORS = frozenset({"nvidia", "amd", "apple", "huawei", "intel", "custom"})
 SEGMENTS = frozenset({"consumer", "workstation", "datacenter", "apple", "accelerator", "custom"})
 _BRANDS = ("nvidia", "geforce", "tesla", "amd", "instinct", "apple", "huawei", "intel")
-
-
-class UnknownGPUError(VramscopeError):
-    """A GPU name that matches no built-in entry (or matches several)."""
 
 
 @dataclass(frozen=True)

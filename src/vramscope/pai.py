@@ -205,3 +205,106 @@ class AliyunGPUCalculator:
     calculate_full = calculate_full_finetune
     calculate_qlora_4bit = staticmethod(lambda *a, **k: AliyunGPUCalculator.calculate_qlora(*a, quant_bits=4, **k))
     calculate_qlora_8bit = staticmethod(lambda *a, **k: AliyunGPUCalculator.calculate_qlora(*a, quant_bits=8, **k))
+
+
+# --- the quick mode as the presenters show it (``vramscope estimate --pai`` and the web's PAI tab) ----
+#: method names the quick mode has a fine-tuning row for → that row of :func:`finetune_table`
+#: (``qlora`` is the seed's default QLoRA, the 4-bit row)
+METHOD_ROWS = {"full": 0, "lora": 1, "qlora-8bit": 2, "qlora": 3, "qlora-4bit": 3}
+#: precisions the seed's fine-tuning rows take → its ``precision_bytes`` (its "FP32 / FP16/BF16" choice)
+PRECISION_BYTES = {"fp32": 4.0, "bf16": 2.0, "fp16": 2.0}
+NOTE = "Alibaba Cloud PAI rule of thumb (seed v3.1), decimal GB; not the architecture-aware estimate"
+
+
+def precision_bytes(precision: str | int | None) -> float:
+    """The seed's ``precision_bytes``: 4 for fp32, 2 for bf16 / fp16, or a bit width / 8 (the web
+    page offers 32 and 16); None → 2 (the seed's default, 16-bit)."""
+    if precision is None:
+        return 2.0
+    key = str(precision).strip().lower()
+    if key in PRECISION_BYTES:
+        return PRECISION_BYTES[key]
+    if key in ("16", "32"):
+        return int(key) / 8
+    raise VramscopeError(f"the PAI formulas take precision {' | '.join(PRECISION_BYTES)} or a bit width 32 | 16 "
+                         f"(precision_bytes 4 or 2), not {precision}")
+
+
+def method_row(method: str | None) -> int:
+    """The row of the table a method reads: the fine-tuning row of ``method``, or the first (16-bit
+    inference, or full fine-tuning) when none is given — the row whose GPUs the seed recommends."""
+    if method is None:
+        return 0
+    key = method.lower()
+    if key not in METHOD_ROWS:
+        raise VramscopeError(f"the PAI quick mode has no row for method {method}; it has "
+                             + ", ".join(METHOD_ROWS) + " (qlora = 4-bit)")
+    return METHOD_ROWS[key]
+
+
+@dataclass(frozen=True)
+class Row:
+    """One row as shown: the result, its total rounded as the seed shows it, and the GPUs it advises."""
+
+    result: PAIResult
+    gpus: tuple[dict[str, Any], ...]
+
+    @property
+    def shown_gb(self) -> float:
+        return round_gb(self.result.total_gb)
+
+
+def tables(params_b: float, *, active_params_b: float | None = None, is_moe: bool = False, concurrency: int = 1,
+           precision: str | int | None = None, optimizer: str = "Adam/AdamW", batch_size: int = 1,
+           advise: int = 3) -> dict[str, tuple[Row, ...]]:
+    """Both of the seed's tables (``inference``, ``finetune``), each row with its first ``advise``
+    GPU recommendations (:func:`recommend_gpus`)."""
+    b = precision_bytes(precision)
+
+    def rows(results: list[PAIResult]) -> tuple[Row, ...]:
+        return tuple(Row(r, tuple(recommend_gpus(r.total_gb)[:advise])) for r in results)
+
+    return {"inference": rows(inference_table(params_b, concurrency)),
+            "finetune": rows(finetune_table(params_b, b, optimizer, batch_size, active_params_b, is_moe))}
+
+
+@dataclass(frozen=True)
+class Quick:
+    """The quick mode for one model: the table the method reads, the row it chose, and the document."""
+
+    rows: tuple[PAIResult, ...]
+    chosen: int
+    doc: dict[str, Any]
+    gpu_id: str | None = None
+    count: int = 1
+
+    @property
+    def chosen_row(self) -> PAIResult:
+        return self.rows[self.chosen]
+
+
+def quick(model_id: str, params_total: int, params_active: int, is_moe: bool, *, method: str | None = None,
+          optimizer: str | None = None, batch: int = 1, precision: str | None = None,
+          gpu_id: str | None = None, usable_bytes: int | None = None, count: int = 1) -> Quick:
+    """The seed's table for a model: inference without a method, fine-tuning with one (its
+    precision and optimizer), GPUs recommended for the method's row (20 % margin), and each row
+    judged against a chosen GPU setup when one is given (:func:`gpu_check`)."""
+    chosen = method_row(method)
+    if method is None and optimizer is not None:
+        raise VramscopeError("optimizer applies to the PAI fine-tuning rows: give a method (full, lora, qlora)")
+    p, a = params_total / 1e9, params_active / 1e9
+    if method is None:
+        rows = inference_table(p, batch)
+    else:
+        rows = finetune_table(p, precision_bytes(precision), optimizer or "Adam/AdamW", batch,
+                              a if is_moe else None, is_moe)
+    doc: dict[str, Any] = {"model": model_id, "params_b": round(p, 3), "active_params_b": round(a, 3),
+                           "rows": [r.to_dict() for r in rows],
+                           "recommended_gpus": recommend_gpus(rows[chosen].total_gb)[:10], "note": NOTE}
+    if usable_bytes is not None:
+        if isinstance(count, bool) or count < 1:
+            raise VramscopeError(f"gpus must be a whole number >= 1 (got {count!r})")
+        doc["gpu"] = {"id": gpu_id, "count": count, "memory_bytes": usable_bytes}
+        for row, r in zip(doc["rows"], rows, strict=True):
+            row.update(gpu_check(r.total_gb, usable_bytes, count))
+    return Quick(tuple(rows), chosen, doc, gpu_id, count)

@@ -27,14 +27,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+# a problem with the request (unknown case, no CUDA): a VramscopeError, so the CLI shows it as one line
+from ..errors import MeasureError
+
 ROW_PREFIX = "VRAMSCOPE_ROW "
 CATALOG = Path(__file__).resolve().parents[1] / "data" / "models"
 SRC_DIR = Path(__file__).resolve().parents[2]
 MiB = 1 << 20
-
-
-class MeasureError(Exception):
-    """A problem with the request (unknown case, no CUDA); the CLI shows it as one line."""
 
 
 # ------------------------------------------------------------------------------------------------

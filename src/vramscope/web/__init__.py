@@ -15,6 +15,12 @@ from __future__ import annotations
 from ..errors import VramscopeError
 
 INSTALL_HINT = "the web app needs gradio: pip install 'vramscope[web]'"
+#: ``vramscope web --allow-local DIR`` sets this (inherited by the worker processes): the one folder
+#: whose files the Model field may name. Unset, the server reads no file it was not handed as an upload.
+ALLOW_LOCAL_ENV = "VRAMSCOPE_WEB_ALLOW_LOCAL"
+#: the folder uploads arrive in (set by the app from gradio's upload folder); an upload path outside
+#: it is refused, so that no request can pass a server path off as an upload.
+UPLOAD_ROOT_ENV = "VRAMSCOPE_WEB_UPLOAD_ROOT"
 
 
 def serve(host: str = "127.0.0.1", port: int = 7860, *, block: bool = True, max_upload: int | None = None,
@@ -35,4 +41,4 @@ def serve(host: str = "127.0.0.1", port: int = 7860, *, block: bool = True, max_
         raise VramscopeError(f"cannot serve on {host}:{port}: {why}; pass another --port (or --host)") from None
 
 
-__all__ = ["INSTALL_HINT", "serve"]
+__all__ = ["ALLOW_LOCAL_ENV", "INSTALL_HINT", "UPLOAD_ROOT_ENV", "serve"]

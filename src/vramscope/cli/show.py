@@ -1,0 +1,215 @@
+"""What the command line prints: each answer of the API as rich tables and lines, or as JSON.
+
+A presenter only: every figure is one the API returned, formatted here (GiB = 2^30 bytes).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from ..units import fmt_count, fmt_gib
+
+
+def console():
+    from rich.console import Console
+
+    return Console()
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+
+def spinner(message: str):
+    """A transient spinner on stderr (stdout stays clean for --json); nothing when stderr is not a terminal."""
+    from rich.console import Console
+
+    return Console(stderr=True).status(message, spinner="dots")
+
+
+def models(rows: list[dict[str, Any]]) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"vramscope catalog ({len(rows)} models)")
+    for col in ("id", "family", "params", "active", "layers"):
+        table.add_column(col, justify="right" if col in ("params", "active", "layers") else "left")
+    for r in rows:
+        active = fmt_count(r["params_active"]) if r["params_active"] != r["params_total"] else ""
+        table.add_row(r["id"], r["family"], fmt_count(r["params_total"]), active, str(r["layers"]))
+    console().print(table)
+
+
+def info(info: Any) -> None:
+    """``vramscope info``: the model's counts and its weight bytes per format (:class:`vramscope.api.ModelInfo`)."""
+    from rich.table import Table
+
+    spec = info.spec
+    con = console()
+    con.print(f"[bold]{spec.id}[/bold]  ({spec.family}, {spec.architecture}, from {spec.source})")
+    con.print(
+        f"parameters: {spec.params_total:,} ({fmt_count(spec.params_total)})"
+        + (f", active {spec.params_active:,} ({fmt_count(spec.params_active)})" if spec.is_moe else "")
+        + (f", MTP {spec.params_mtp:,} stored separately" if spec.params_mtp else "")
+    )
+    con.print(f"layers: {spec.num_layers} {spec.layer_kinds}; hidden {spec.hidden_size}; vocab {spec.vocab_size}")
+    table = Table(title="weight bytes")
+    for col in ("format", "total", "bits/quantised weight"):
+        table.add_column(col, justify="left" if col == "format" else "right")
+    for row in info.weights:
+        if "error" in row:
+            table.add_row(row["format"], "n/a", row["error"][:60])
+        else:
+            bpw = row["bits_per_quantised_weight"]
+            table.add_row(row["format"], fmt_gib(row["bytes"]), f"{bpw:.3f}" if bpw else "—")
+    con.print(table)
+    for a in spec.assumptions:
+        con.print(f"[yellow]assumption:[/yellow] {a}")
+
+
+def estimate(est: Any, as_json: bool) -> None:
+    """``vramscope estimate``: the components with their formulas, the per-GPU total and band, fit, KV capacity,
+    the GPUs it runs on, speed, the seeds' rules of thumb and the assumptions."""
+    if as_json:
+        sys.stdout.write(est.to_json() + "\n")
+        return
+    from rich.table import Table
+
+    con = console()
+    m = est.model
+    con.print(f"[bold]{m['id']}[/bold] — {est.mode} with {est.engine}, weights {m['weights_format']}, "
+              f"{est.num_gpus} GPU(s)" + (f" × {est.gpu['name']}" if est.gpu else ""))
+    table = Table(show_lines=False)
+    for col in ("component", "GiB", "low–high GiB", "formula"):
+        table.add_column(col, justify="right" if "GiB" in col else "left", overflow="fold")
+    for c in est.components:
+        table.add_row(c.name, f"{c.bytes / 2**30:,.2f}", f"{c.lo / 2**30:,.2f}–{c.hi / 2**30:,.2f}", c.formula)
+    table.add_row("[bold]per GPU[/bold]", f"[bold]{est.per_gpu_bytes / 2**30:,.2f}[/bold]",
+                  f"{est.low_bytes / 2**30:,.2f}–{est.high_bytes / 2**30:,.2f}", "")
+    con.print(table)
+    d = est.details
+    if est.gpu:
+        verdict = "[green]fits[/green]" if est.fits else "[red]does not fit[/red]"
+        con.print(f"{est.gpu['name']} ({fmt_gib(est.gpu['memory_bytes'])}): {verdict}")
+    if "kv_capacity_tokens" in d:
+        conc = d.get("max_concurrency")
+        con.print(f"KV cache capacity: {d['kv_capacity_tokens']:,} tokens"
+                  + (f"; max concurrency at {d.get('max_model_len', '?'):,} tokens: {conc:.2f}x" if conc is not None else ""))
+    if d.get("fits_on"):
+        fits = [f"{r['gpu']}" + (f" ×{r['count']}" if r["count"] > 1 else "") for r in d["fits_on"]]
+        con.print("runs on: " + ", ".join(fits[:16]) + (f" … (+{len(fits) - 16})" if len(fits) > 16 else ""))
+    if est.host_bytes:
+        con.print(f"host RAM: {fmt_gib(est.host_bytes)} (layers / KV kept on the CPU)")
+    sp = d.get("speed")
+    if sp and sp.get("decode_tokens_per_s"):
+        con.print(f"speed (roofline estimate): prefill {sp['prefill_seconds']:.2f} s, decode "
+                  f"{sp['decode_tokens_per_s']:,.0f} tok/s total ({sp['decode_tokens_per_s_per_seq']:,.1f} per sequence)")
+    rules = d.get("rules_of_thumb")
+    if rules:
+        rt = Table(title="the seeds' rules of thumb, beside the estimate (not part of it)", title_justify="left")
+        for col in ("rule", "GiB", "× estimate", "source"):
+            rt.add_column(col, justify="right" if col in ("GiB", "× estimate") else "left")
+        for r in rules:
+            rt.add_row(r["rule"], f"{r['bytes'] / 2**30:,.1f}", f"{r['ratio_to_detailed']:.2f}", r["source"])
+        con.print(rt)
+    for a in est.assumptions:
+        con.print(f"[yellow]assumption:[/yellow] {a}")
+
+
+def pai(quick: Any, as_json: bool) -> None:
+    """``vramscope estimate --pai``: the seed's table (:class:`vramscope.pai.Quick`), decimal GB."""
+    doc = quick.doc
+    if as_json:
+        print_json(doc)
+        return
+    from rich.table import Table
+
+    judged = "gpu" in doc
+    table = Table(title=f"{doc['model']} — PAI quick mode (rule of thumb, decimal GB)")
+    table.add_column("scenario")
+    table.add_column("GB", justify="right")
+    if judged:
+        table.add_column(f"{quick.count} × {quick.gpu_id} ({doc['rows'][0]['memory_gb']:,.1f} GB), +20%", justify="left")
+    for row in doc["rows"]:
+        cells = [row["scenario"], f"{row['total_gb_display']:,.1f}"]
+        if judged:
+            left = row["headroom_gb"]
+            cells.append(("fits" if row["fits"] else "does not fit") + (f", {left:,.1f} GB left" if left >= 0
+                                                                          else f", {-left:,.1f} GB short"))
+        table.add_row(*cells)
+    con = console()
+    con.print(table)
+    recs = doc["recommended_gpus"]
+    if recs:
+        chosen = doc["rows"][quick.chosen]
+        con.print("GPUs with a 20% margin for "
+                  + f"{chosen['scenario']} ({chosen['total_gb_display']:,.1f} GB)"
+                  + ": " + ", ".join(f"{r['gpu']}" + (f" ×{r['count']}" if r["count"] > 1 else "") for r in recs))
+
+
+def fit(result: Any, as_json: bool) -> None:
+    """``vramscope fit``: the longest context, the largest batch (and -ngl) that fit."""
+    if as_json:
+        print_json(result.to_dict())
+        return
+    import typer
+
+    w = result.workload
+    typer.echo(f"{result.model} on {result.num_gpus} × {result.gpu}:")
+    typer.echo(f"  max context per sequence at batch {w['batch']}: {result.max_context:,} tokens")
+    typer.echo(f"  max batch at {w['context'] or w['prompt_len'] + w['gen_len']:,} tokens: {result.max_batch:,}")
+    if result.max_n_gpu_layers is not None:
+        typer.echo(f"  largest -ngl: {result.max_n_gpu_layers}")
+
+
+def plan(rows: list[dict[str, Any]]) -> None:
+    """``vramscope plan``: GPU setups, cheapest first."""
+    from rich.table import Table
+
+    table = Table(title="GPU options, cheapest first")
+    for col in ("GPU", "count", "TP×PP", "GiB per GPU", "rent $/h", "price $"):
+        table.add_column(col, justify="left" if col == "GPU" else "right")
+    for r in rows:
+        table.add_row(r["gpu"], str(r["count"]), f"{r['tp']}×{r['pp']}", f"{r['per_gpu_bytes'] / 2**30:,.1f}",
+                      f"{r['rent_usd_per_hour']:,.2f}" if r["rent_usd_per_hour"] else "—",
+                      f"{r['price_usd']:,.0f}" if r["price_usd"] else "—")
+    console().print(table)
+
+
+def gpus(rows: list[Any]) -> None:
+    """``vramscope gpus``: the catalog GPUs with memory, bandwidth, bf16 TFLOPS and price."""
+    from rich.table import Table
+
+    table = Table(title=f"GPU catalog ({len(rows)})")
+    for col in ("id", "memory GiB", "bandwidth GB/s", "bf16 TFLOPS", "price $"):
+        table.add_column(col, justify="left" if col == "id" else "right")
+    for g in rows:
+        table.add_row(g.id, f"{g.memory_bytes / 2**30:,.1f}", f"{g.bandwidth_gbs or 0:,.0f}",
+                      f"{g.bf16_tflops or 0:,.0f}", f"{g.price_usd:,.0f}" if g.price_usd else "—")
+    console().print(table)
+
+
+def formats(doc: dict[str, list[Any]]) -> None:
+    import typer
+
+    for r in doc["formats"]:
+        typer.echo(f"{r['name']:<16} {r['description']}")
+    typer.echo("GGUF file types: " + ", ".join(doc["gguf_file_types"]))
+
+
+def trace(res: Any) -> None:
+    """``vramscope trace``: the traced peak by category."""
+    con = console()
+    how = (f"layers {', '.join(map(str, res.traced_layers))} traced, extrapolated to {res.num_layers}"
+           if res.extrapolated else f"all {res.num_layers} layers traced")
+    con.print(f"[bold]{res.model}[/bold] — {res.workload}; {how}; {res.seconds:.1f} s")
+    con.print(f"peak in {res.phase}:")
+    for k, v in res.categories.items():
+        if v >= 1 << 20:
+            con.print(f"  {k:<14} {fmt_gib(v):>12}")
+    con.print(f"  [bold]{'peak':<14} {fmt_gib(res.peak_bytes):>12}[/bold]")
+    if res.workload == "inference":
+        con.print(f"KV cache at the end: {fmt_gib(res.final_categories.get('kv_cache', 0))}")
+    for n in res.notes:
+        con.print(f"[yellow]note:[/yellow] {n}", highlight=False)

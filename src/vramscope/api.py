@@ -514,6 +514,13 @@ def training_inapplicable(method: str, rl: str | None, given: dict[str, Any]) ->
     return stray(method, rl, given)
 
 
+def engine_names() -> tuple[str, ...]:
+    """The inference engines an estimate may name (``engine=``)."""
+    from .workload import ENGINES
+
+    return tuple(ENGINES)
+
+
 def training_choices() -> dict[str, tuple[str, ...]]:
     """The training methods, precisions and optimizers a workload may name."""
     from .workload import METHODS, OPTIMIZERS, PRECISIONS

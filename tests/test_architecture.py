@@ -227,3 +227,70 @@ def test_cycle_finder_reports_a_lazy_cycle(tmp_path):
     assert describe(["pkg.a", "pkg.sub.b", "pkg.a"], graph) == (
         "pkg.a --(line 1)--> pkg.sub.b --(lazy, line 2)--> pkg.a")
     assert graph["pkg.c"] == []  # TYPE_CHECKING imports never run
+
+
+# --- one door: the presenters import nothing below the API ------------------------------------------
+#: what every presenter may import
+DOOR = {"vramscope", "vramscope.api", "vramscope.errors", "vramscope.units"}
+#: the presenters: the CLI and web packages and export (which renders the configs both show)
+PRESENTERS = ("vramscope.cli", "vramscope.export")
+#: (presenter, module below the door) → why it may import it; keep it short
+DOOR_EXCEPTIONS = {
+    # export renders the configs `vramscope export` prints and the web page's code boxes show: a
+    # render helper the two presenters share, itself behind the door
+    ("vramscope.cli", "vramscope.export"): "renders the configs `vramscope export` prints",
+    ("vramscope.web", "vramscope.export"): "renders the commands / configs of the web page's code boxes",
+    # `vramscope web` starts the server; the web package is a presenter behind the same door
+    ("vramscope.cli", "vramscope.web"): "`vramscope web` starts the server",
+    # the measurement harness is its own program (it runs as `python -m vramscope.exact.measure` on a
+    # GPU box with only torch installed): `vramscope measure` only starts it and prints its rows
+    ("vramscope.cli", "vramscope.exact.measure"): "`vramscope measure` starts the ground-truth harness",
+}
+
+
+def _presenter(module: str) -> str | None:
+    return next((p for p in PRESENTERS if module == p or module.startswith(p + ".")), None)
+
+
+def door_violations(graph: dict[str, list[Import]]) -> list[str]:
+    """``module (line N) -> target`` for every presenter import past the door."""
+    out = []
+    for module, imports in sorted(graph.items()):
+        owner = _presenter(module)
+        if owner is None:
+            continue
+        for imp in imports:
+            t = imp.target
+            if t in DOOR or t == owner or t.startswith(owner + ".") or (owner, t) in DOOR_EXCEPTIONS:
+                continue
+            out.append(f"{module} (line {imp.line}{', lazy' if imp.lazy else ''}) -> {t}")
+    return out
+
+
+def test_presenters_import_only_the_api_errors_and_units():
+    graph = import_graph()
+    assert {m for m in graph if _presenter(m)} >= {"vramscope.cli.commands", "vramscope.cli.show", "vramscope.export"}
+    wrong = door_violations(graph)
+    assert not wrong, ("presenters reach past the API (add what they need to vramscope.api, a thin call into the "
+                       "module that owns the answer):\n" + "\n".join(wrong))
+
+
+def test_every_door_exception_is_still_used():
+    graph = import_graph()
+    used = {(_presenter(m), i.target) for m, imps in graph.items() if _presenter(m) for i in imps}
+    listed = {k for k in DOOR_EXCEPTIONS if k[0] in PRESENTERS}
+    assert listed <= used, sorted(listed - used)
+
+
+def test_the_door_check_can_fail(tmp_path):
+    """A presenter's function-level import of a source module is caught, one through the API is not."""
+    pkg = tmp_path / "vramscope"
+    (pkg / "cli").mkdir(parents=True)
+    (pkg / "sources").mkdir()
+    for init in (pkg / "__init__.py", pkg / "cli" / "__init__.py", pkg / "sources" / "__init__.py"):
+        init.write_text("")
+    (pkg / "api.py").write_text("")
+    (pkg / "sources" / "catalog.py").write_text("")
+    (pkg / "cli" / "commands.py").write_text("from .. import api\n\ndef f():\n    from ..sources import catalog\n")
+    assert door_violations(import_graph(tmp_path, "vramscope")) == [
+        "vramscope.cli.commands (line 4, lazy) -> vramscope.sources.catalog"]

@@ -226,7 +226,7 @@ def estimate_training_workload(spec: ModelSpec, *, gpu=None, gpu_memory=None, gp
 
 # === the one door for the presenters ================================================================
 # The CLI, the web page and ``export`` import nothing of vramscope but this module, ``errors`` and
-# ``units`` (tests/test_presenters_door.py). Everything they show besides estimates comes from the
+# ``units`` (tests/test_architecture.py). Everything they show besides estimates comes from the
 # functions below, each a thin call into the module that owns the answer; none holds a formula.
 
 #: the formats ``vramscope info`` sizes when none is named

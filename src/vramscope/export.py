@@ -3,7 +3,7 @@
 A presenter, like the CLI and the web page (which both show its output): it renders what
 :mod:`vramscope.api` answers — the workload, the longest context, the largest ``-ngl``, the lowest
 ZeRO stage that fits, HF's DeepSpeed bucket sizes — as each program spells it, and imports nothing
-below the API (``tests/test_presenters_door.py``).
+below the API (``tests/test_architecture.py``).
 
 * ``vllm``: ``vllm serve`` with ``--max-model-len``, ``--gpu-memory-utilization``,
   ``--tensor-parallel-size`` / ``--pipeline-parallel-size``, ``--kv-cache-dtype``, ``--max-num-seqs``;

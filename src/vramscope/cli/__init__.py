@@ -7,7 +7,7 @@
 
 Like every presenter it imports only ``vramscope.api``, ``errors`` and ``units`` (and, to start the
 server, ``vramscope.web``; for ``measure``, the harness ``vramscope.exact.measure``):
-``tests/test_presenters_door.py``.
+``tests/test_architecture.py``.
 """
 
 from __future__ import annotations

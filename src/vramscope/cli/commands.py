@@ -1,6 +1,6 @@
 """The commands: each reads its options, refuses what does not apply, asks :mod:`vramscope.api` once and shows it.
 
-No formula here, and no import below the API (``tests/test_presenters_door.py``).
+No formula here, and no import below the API (``tests/test_architecture.py``).
 """
 
 from __future__ import annotations
@@ -368,13 +368,11 @@ def web_cmd(
                                            "(single-user use; by default the server reads no file of its own)")] = None,
 ) -> None:
     """Start the web calculator (gradio) on http://HOST:PORT — needs the web extra: pip install 'vramscope[web]'."""
-    from ..web import ALLOW_LOCAL_ENV, serve
+    from ..web import serve
 
+    root = None
     if allow_local is not None:
         root = os.path.realpath(os.path.expanduser(allow_local))
         if not os.path.isdir(root):
             raise VramscopeError(f"--allow-local {allow_local}: not a directory")
-        os.environ[ALLOW_LOCAL_ENV] = root  # read by the handlers, inherited by the worker processes
-    else:
-        os.environ.pop(ALLOW_LOCAL_ENV, None)
-    serve(host=host, port=port)
+    serve(host=host, port=port, allow_local=root)

@@ -15,23 +15,29 @@ from __future__ import annotations
 from ..errors import VramscopeError
 
 INSTALL_HINT = "the web app needs gradio: pip install 'vramscope[web]'"
-#: ``vramscope web --allow-local DIR`` sets this (inherited by the worker processes): the one folder
-#: whose files the Model field may name. Unset, the server reads no file it was not handed as an upload.
-ALLOW_LOCAL_ENV = "VRAMSCOPE_WEB_ALLOW_LOCAL"
-#: the folder uploads arrive in (set by the app from gradio's upload folder); an upload path outside
-#: it is refused, so that no request can pass a server path off as an upload.
-UPLOAD_ROOT_ENV = "VRAMSCOPE_WEB_UPLOAD_ROOT"
 
 
 def serve(host: str = "127.0.0.1", port: int = 7860, *, block: bool = True, max_upload: int | None = None,
-          quiet: bool = False, workers: int | None = None):
-    """Start the web app on http://host:port; returns the gradio Blocks (at once when ``block=False``)."""
+          quiet: bool = False, workers: int | None = None, allow_local: str | None = None):
+    """Start the web app on http://host:port; returns the gradio Blocks (at once when ``block=False``).
+
+    ``allow_local`` is the one folder whose files the Model field may name (``vramscope web
+    --allow-local DIR``); None (the default): the server reads no file it was not handed as an upload.
+    """
     try:
         import gradio  # noqa: F401
     except ImportError:
         raise VramscopeError(INSTALL_HINT) from None
     if not 0 < port < 65536:
         raise VramscopeError(f"--port must be between 1 and 65535, got {port}")
+    import os
+
+    from .handlers import ALLOW_LOCAL_ENV
+
+    if allow_local is not None:
+        os.environ[ALLOW_LOCAL_ENV] = str(allow_local)  # read by the handlers, inherited by the worker processes
+    else:
+        os.environ.pop(ALLOW_LOCAL_ENV, None)
     from .app import launch
 
     try:
@@ -41,4 +47,4 @@ def serve(host: str = "127.0.0.1", port: int = 7860, *, block: bool = True, max_
         raise VramscopeError(f"cannot serve on {host}:{port}: {why}; pass another --port (or --host)") from None
 
 
-__all__ = ["ALLOW_LOCAL_ENV", "INSTALL_HINT", "UPLOAD_ROOT_ENV", "serve"]
+__all__ = ["INSTALL_HINT", "serve"]

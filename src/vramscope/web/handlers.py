@@ -28,7 +28,7 @@ from ..errors import InvariantError, VramscopeError
 from ..sources.files import regular_file, short_text
 from ..units import fmt_gib
 from ..workload import MAX_BATCH, MAX_TOKENS
-from . import ALLOW_LOCAL_ENV, UPLOAD_ROOT_ENV, render
+from . import render
 from .i18n import t
 from .state import DEFAULTS, TABS, encode, invalid_choices, normalize
 
@@ -224,6 +224,12 @@ def model_ref(values: Mapping[str, Any], file: str | None, lang: str, *,
     return ModelRef("ref", f"{_plain_number(total)}B", active)
 
 
+#: ``vramscope web --allow-local DIR`` sets this (inherited by the worker processes): the one folder
+#: whose files the Model field may name. Unset, the server reads no file it was not handed as an upload.
+ALLOW_LOCAL_ENV = "VRAMSCOPE_WEB_ALLOW_LOCAL"
+#: the folder uploads arrive in (set by the app from gradio's upload folder); an upload path outside
+#: it is refused, so that no request can pass a server path off as an upload.
+UPLOAD_ROOT_ENV = "VRAMSCOPE_WEB_UPLOAD_ROOT"
 
 
 def allow_local() -> Path | bool:

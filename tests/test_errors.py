@@ -24,6 +24,8 @@ BUILTIN_RAISES = {
     ("__init__.py", "AttributeError"): "module __getattr__: the protocol of a missing attribute",
     ("exact/__init__.py", "AttributeError"): "module __getattr__: the protocol of a missing attribute",
     ("estimators/result.py", "KeyError"): "Estimate.component(name): a lookup by a programmer, as a mapping's",
+    ("estimators/engines/ollama_memory.py", "ValueError"): "parse_human_bytes reads Ollama's own log lines (the "
+                                                           "tests' measured rows), never a user's input",
     ("estimators/optimizers.py", "ValueError"): "unreachable: the Training workload validated the optimizer",
     ("workload.py", "ValueError"): "raised in __post_init__, which msgspec turns into a ValidationError that "
                                     "workload._build re-raises as a VramscopeError (tested below)",

@@ -272,6 +272,8 @@ def figure(est: dict[str, Any], kind: str) -> tuple[int, int, int]:
     the per-GPU total, low and high minus the components that kind does not contain (:data:`KINDS`)."""
     if kind not in KINDS:
         raise ValueError(f"unknown kind {kind!r}; use one of {', '.join(KINDS)}")
+    # The components' split is the one vramscope.exact.compare uses. When the estimate reports the
+    # allocated / reserved / device figures itself (issue 20, item 1), read them here instead.
     drop = KINDS[kind]
     parts = [c for c in est["components"] if c["name"] not in drop]
     return (sum(c["bytes"] for c in parts), sum(c["low_bytes"] for c in parts), sum(c["high_bytes"] for c in parts))

@@ -124,7 +124,7 @@ class ReleaseRange:
     sampler_default: Literal["flashinfer-if-installed", "native", "flashinfer"]
     flashinfer_bundled: bool          # flashinfer-python is a hard dependency of the wheel
     triton_topk: bool                 # 0.17+: apply_top_k_top_p_triton for ≥ 8 rows
-    kv_cache_memory_option: bool      # --kv-cache-memory (0.11+)
+    kv_cache_memory_option: bool      # --kv-cache-memory (0.10.2+)
     cudagraph_profiled: bool          # profile_cudagraph_memory runs before the KV pool (0.18+)
     cudagraph_subtracted: bool        # … and its estimate is subtracted by default (0.20+)
     a100_small_defaults: bool         # A100s get the small batch defaults although ≥ 70 GiB (0.9.0+)
@@ -165,7 +165,7 @@ RANGES: tuple[ReleaseRange, ...] = (
         cite("0.9.0", _A, "A100s keep the small defaults although ≥ 70 GiB (PR #17885)"),
         cite("0.9.0", _W, "budget still util·total − (allocated peak + (used − allocated))"),
     )),
-    ReleaseRange("0.9.1", "0.11.1", "V1", "profiling", "flashinfer-if-installed", False, False, False, False, False,
+    ReleaseRange("0.9.1", "0.10.1.1", "V1", "profiling", "flashinfer-if-installed", False, False, False, False, False,
                  True, False, facts=(
         cite("0.10.1.1", _W, "determine_available_memory: requested_memory − non_kv_cache_memory "
              "(weights + torch_peak_increase + non_torch_increase)"),
@@ -173,7 +173,12 @@ RANGES: tuple[ReleaseRange, ...] = (
              "non-torch increase since the engine was created"),
         cite("0.10.1.1", _R, "profile_run / _dummy_sampler_run: sampler on min(T, max_num_seqs) rows"),
         cite("0.10.1.1", _A, "A100 excluded from the ≥ 70 GiB defaults (PR #17885); extras 'flashinfer' only"),
-        cite("0.11.0", _W, "kv_cache_memory_bytes: the KV pool is that many bytes, profiling skipped"),
+    )),
+    ReleaseRange("0.10.2", "0.11.1", "V1", "profiling", "flashinfer-if-installed", False, False, True, False, False,
+                 True, False, facts=(
+        cite("0.10.2", _W, "kv_cache_memory_bytes (--kv-cache-memory): the KV pool is that many bytes, "
+             "profiling skipped (the profile run still compiles the model)"),
+        cite("0.11.0", _W, "same budget; logs peak_activation_memory and non_torch_memory"),
     )),
     ReleaseRange("0.11.2", "0.11.2", "V1", "profiling", "flashinfer-if-installed", True, False, True, False, False,
                  True, False, facts=(

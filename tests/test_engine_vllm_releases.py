@@ -140,3 +140,10 @@ def test_every_range_cites_the_code_it_was_read_in() -> None:
     for r in R.RANGES:
         assert r.facts, r.label
         assert all(f.startswith(R.REPO + "/v") or "METADATA" in f for f in r.facts), r.label
+
+
+def test_describe_says_what_the_budget_subtracts() -> None:
+    assert "CUDA-graph estimate subtracted" in R.describe(R.release("0.24.0"))
+    assert "outside the budget" in R.describe(R.release("0.19.1"))
+    assert "CUDA context" in R.describe(R.release("0.8.5"))
+    assert R.describe(R.release("0.6.6")).startswith("V0 engine")

@@ -376,3 +376,19 @@ def cudagraph_estimate_bytes(rel: ReleaseRange, max_num_seqs: int, max_num_batch
     first = forward_peak_bytes(sizes[-1], hidden, widest_mlp_per_gpu, act_bytes=act_bytes)
     return first + (len(sizes) - 1 + max(len(decode) - 1, 0)) * MiB
 
+
+
+def describe(rel: ReleaseRange) -> str:
+    """One line saying what the range's budget subtracts and which sampler it warms up."""
+    budget = {"profiling": "util·total − weights − torch peak increase − non-torch increase",
+              "torch-peak": "util·total − torch peak (weights included) − everything else on the device (CUDA context too)",
+              "consumed": "util·total − free-memory drop since start − torch peak above what stays allocated"}[rel.budget]
+    sampler = {"native": "PyTorch top-k/top-p" + (" (a Triton kernel from 8 rows)" if rel.triton_topk else ""),
+               "flashinfer": "FlashInfer top-k/top-p",
+               "flashinfer-if-installed": "FlashInfer top-k/top-p if installed (the wheel does not bring it)"
+               if not rel.flashinfer_bundled else "FlashInfer top-k/top-p"}[rel.sampler_default]
+    if rel.engine == "V0":
+        return f"V0 engine, KV = {budget}; profile over max(max_model_len, 2048) tokens, V0 sort sampler"
+    graphs = ("CUDA-graph estimate subtracted" if rel.cudagraph_subtracted
+              else "CUDA graphs captured after the KV pool, outside the budget")
+    return f"V1 engine, KV = {budget}; {graphs}; sampler warm-up: {sampler}"

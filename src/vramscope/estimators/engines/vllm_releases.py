@@ -234,7 +234,7 @@ def release(version: str | None = None) -> ReleaseRange:
 
 
 def batch_defaults(rel: ReleaseRange, total_bytes: int, gpu_name: str = "",
-                   entrypoint: Literal["serve", "LLM"] = "serve", max_model_len: int | None = None) -> tuple[int, int]:
+                   entrypoint: str = "serve", max_model_len: int | None = None) -> tuple[int, int]:
     """(max_num_batched_tokens, max_num_seqs) vLLM picks when neither is given.
 
     V1 (``EngineArgs._set_default_args`` / ``get_batch_defaults`` in ``vllm/engine/arg_utils.py``):
@@ -247,12 +247,13 @@ def batch_defaults(rel: ReleaseRange, total_bytes: int, gpu_name: str = "",
         if max_model_len is not None and max_model_len <= 32768:
             return max(max_model_len, 2048), 256
         return 2048, 256
+    offline = entrypoint.lower() == "llm"
     big = total_bytes >= 70 * GiB and not (rel.a100_small_defaults and "A100" in gpu_name.upper())
     if rel.big_gpu_serve_16k and total_bytes >= 160 * GiB:
         return 16384, 1024
     if big:
-        return (16384 if entrypoint == "LLM" else 8192), 1024
-    return (8192 if entrypoint == "LLM" else 2048), 256
+        return (16384 if offline else 8192), 1024
+    return (8192 if offline else 2048), 256
 
 
 def sampler_path(rel: ReleaseRange, rows: int, flashinfer: bool | None = None) -> SamplerPath:

@@ -149,6 +149,17 @@ def breakdown(r: AccuracyRow) -> list[str]:
     return lines + [""]
 
 
+def keep_published_runs(text: str, old: Path) -> str:
+    """``text`` with the published-runs block of the old report kept (``benchmarks/published_runs.py
+    --write-docs`` owns that block; this report does not recompute it)."""
+    start, end = "<!-- published-runs:start -->", "<!-- published-runs:end -->"
+    before = old.read_text(encoding="utf-8") if old.is_file() else ""
+    if start not in before or end not in before or start in text:
+        return text
+    block = start + before.split(start, 1)[1].split(end, 1)[0] + end
+    return text.rstrip("\n") + "\n\n" + block + "\n"
+
+
 def published_section() -> list[str]:
     """Estimate vs the vLLM start-up figures other people measured on their GPUs
     (`validation/published/vllm_logs.jsonl`, one source URL per row; `benchmarks/published_vllm.py`)."""
@@ -319,9 +330,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         out = at_root(args.out)
         out.parent.mkdir(parents=True, exist_ok=True)
         argv_shown = shown_args(list(argv if argv is not None else sys.argv[1:]))
-        out.write_text(markdown(rows, stats, suite=args.suite, measurements_dir=args.measurements,
-                                measured_any=any(r.measured_allocated is not None for r in rows),
-                                traced=not args.no_trace, seconds=seconds, argv=argv_shown), encoding="utf-8")
+        text = markdown(rows, stats, suite=args.suite, measurements_dir=args.measurements,
+                        measured_any=any(r.measured_allocated is not None for r in rows),
+                        traced=not args.no_trace, seconds=seconds, argv=argv_shown)
+        out.write_text(keep_published_runs(text, out), encoding="utf-8")
         print(f"wrote {out}")
     if args.json:
         at_root(args.json).write_text(json.dumps({"rows": [r.to_dict() for r in rows], "summary": stats}, indent=1))

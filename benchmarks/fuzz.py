@@ -60,6 +60,7 @@ def _worker(args: tuple[int, dict[str, int], str, int, multiprocessing.Queue]) -
     os.environ["VRAMSCOPE_CHECK"] = "1"
     from tests.fuzz_inputs import Fuzzer, peak_rss_mib
 
+    parent = os.getppid()
     fuzzer = Fuzzer(seed=seed)
     # warm the imports (gradio is not imported: the web target calls the handlers directly)
     fuzzer.config(b"{}")
@@ -79,6 +80,8 @@ def _worker(args: tuple[int, dict[str, int], str, int, multiprocessing.Queue]) -
             slowest = (cpu, wall, target, detail[:120])
         done[0] += 1
         if done[0] % 1000 == 0:
+            if os.getppid() != parent:  # the run was stopped: a worker does not outlive it
+                os._exit(1)
             progress.put(1000)
 
     for target, n in plan.items():

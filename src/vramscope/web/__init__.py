@@ -2,8 +2,11 @@
 
 * :mod:`.state` — the page's inputs and their URL form (encode / decode);
 * :mod:`.i18n` — the English and Chinese strings;
-* :mod:`.handlers` — pure functions from the inputs to what the page shows (no gradio);
-* :mod:`.render` — HTML of the results;
+* :mod:`.parse` — the inputs read into the API's keywords, errors in the user's words;
+* :mod:`.tabs` — one function per tab: its call of :mod:`vramscope.api`, handed to :mod:`.render`;
+* :mod:`.page` — one update of the page (memoised, never raises) and a link read back;
+* :mod:`.handlers` — those three's names in one place (what the app, workers and tests call);
+* :mod:`.render` — all the HTML of the results;
 * :mod:`.workers` — the processes that compute the updates;
 * :mod:`.app` — the gradio Blocks and the launcher (imports gradio).
 
@@ -32,7 +35,7 @@ def serve(host: str = "127.0.0.1", port: int = 7860, *, block: bool = True, max_
         raise VramscopeError(f"--port must be between 1 and 65535, got {port}")
     import os
 
-    from .handlers import ALLOW_LOCAL_ENV
+    from .parse import ALLOW_LOCAL_ENV
 
     if allow_local is not None:
         os.environ[ALLOW_LOCAL_ENV] = str(allow_local)  # read by the handlers, inherited by the worker processes

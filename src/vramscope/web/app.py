@@ -154,15 +154,15 @@ def _md(key: str, lang: str, how: str) -> str:
 
 
 def _catalog_ids() -> list[str]:
-    from ..sources import catalog
+    from ..api import catalog_ids
 
-    return [e.id for e in catalog.entries()]
+    return catalog_ids()
 
 
 def _gpu_ids() -> list[str]:
-    from ..hardware import gpus
+    from ..api import gpu_catalog
 
-    return [g.id for g in gpus()]
+    return [g.id for g in gpu_catalog()]
 
 
 # Which inputs apply (as the seed hides the active parameters of a Dense model) is decided in the

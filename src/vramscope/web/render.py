@@ -1,6 +1,7 @@
 """HTML for the results: the stacked bar, the component table, fit and speed lines, messages.
 
-A presenter only: it formats what an :class:`~vramscope.estimators.result.Estimate` (or the PAI /
+All of the page's result HTML is written here (the tabs of :mod:`.tabs` only call these). A
+presenter only: it formats what an :class:`~vramscope.estimators.result.Estimate` (or the PAI /
 fit / plan results) already holds and computes nothing about memory. Every GiB figure is written
 with :func:`vramscope.units.fmt_gib` and carries its exact byte count in a ``data-bytes``
 attribute, so a test can compare the page with the Python API byte for byte.
@@ -201,3 +202,93 @@ def model_html(spec: Any, lang: str) -> str:
               layers=spec.num_layers, hidden=spec.hidden_size, vocab=f"{spec.vocab_size:,}")
     return (f'<div class="vs-model" data-model="{e(spec.id)}" data-params="{spec.params_total}"><b>{e(line1)}</b>'
             f"<div>{e(line2)}</div>{assumptions(spec.assumptions, lang)}</div>")
+
+
+# --- what each tab adds around an estimate, and the fit / PAI results ---------------------------------
+def training_extra(d: dict, lang: str) -> str:
+    """The trainable parameters (and the phase of the peak) and every phase's memory of a training estimate."""
+    extra = ""
+    if "trainable_params" in d:
+        text = t("trainable", lang, n=f"{d['trainable_params']:,}", phase=d.get("peak_phase", "?"))
+        extra += f'<div class="vs-trainable">{e(text)}</div>'
+    phases = d.get("phases") or {}
+    if phases:
+        text = " · ".join(f"{k} {fmt_gib(v)}" for k, v in phases.items())
+        extra += f'<div class="vs-phases">{e(t("phases", lang, text=text))}</div>'
+    return extra
+
+
+def quick_rules(quick: dict, lang: str) -> str:
+    """The RL estimate's quick rules as chips (byte counts as GiB, other values as they are)."""
+    if not quick:
+        return ""
+    items = [f"{k}: {fmt_gib(v)}" if isinstance(v, (int, float)) and v > 10_000 else f"{k}: {v}" for k, v in quick.items()]
+    return f'<div class="vs-h">{e(t("rules", lang))}</div>{chips(items)}'
+
+
+def multimodal_refusal(text: str, models: Sequence[str], lang: str) -> str:
+    """Why the model takes no such input, and the catalog models that do."""
+    return message("error", t("api_error", lang), text) + message("info", t("hint_vision", lang, models=", ".join(models)))
+
+
+def multimodal_tokens(tokens: Any, text_tokens: int, lang: str) -> str:
+    """The tokens each modality adds (rule, LLM and encoder tokens, the arithmetic) and the sequence's total."""
+    rows = [(e(p.rule), e(f"{p.llm_tokens:,}"), e(f"{p.encoder_tokens:,}"), e(p.detail)) for p in tokens.parts]
+    return (f'<div class="vs-h">{e(t("tokens_heading", lang))}</div>'
+            + table([t("rule_col", lang), t("llm_tokens", lang), t("enc_tokens", lang), t("details", lang)],
+                    rows, numeric=(1, 2))
+            + f'<div class="vs-mmtotal" data-tokens="{tokens.llm_tokens}">'
+            + e(t("mm_total", lang, mm=f"{tokens.llm_tokens:,}", text=f"{text_tokens:,}",
+                  total=f"{tokens.llm_tokens + text_tokens:,}")) + "</div>")
+
+
+def fit_html(res: Any, rows: Sequence[dict], *, batch: int, tokens: int, lang: str, limit: int = 20) -> str:
+    """The Fit & plan tab: the longest context, the largest batch (and -ngl), then the cheapest GPU setups."""
+
+    def n_tokens(n: int) -> str:
+        return t("tokens_unit", lang, n=f"{n:,}") if n > 0 else t("nothing_fits", lang)
+
+    kv = [(t("max_context", lang, batch=batch), f'<span class="vs-big vs-maxctx" data-value="{res.max_context}">'
+           f"{e(n_tokens(res.max_context))}</span>"),
+          (t("max_batch", lang, tokens=f"{tokens:,}"), f'<span class="vs-big vs-maxbatch" data-value="{res.max_batch}">'
+           f"{res.max_batch:,}</span>")]
+    if res.max_n_gpu_layers is not None:
+        kv.append((t("max_ngl", lang), f'<span class="vs-big vs-maxngl" data-value="{res.max_n_gpu_layers}">'
+                                       f"{res.max_n_gpu_layers}</span>"))
+    grid = "".join(f"<div>{e(k)}</div><div>{v}</div>" for k, v in kv)
+    html = [f'<div class="vs-result" data-mode="fit"><div class="vs-h">'
+            f'{e(t("fit_heading", lang, n=res.num_gpus, gpu=res.gpu))}</div><div class="vs-kv">{grid}</div>',
+            f'<div class="vs-h">{e(t("plan_heading", lang))}</div>']
+    if not rows:
+        html.append(message("info", t("plan_none", lang)))
+    else:
+        body = [({"data-gpu": r["gpu"]}, e(r["gpu"]), str(r["count"]), f"{r['tp']}×{r['pp']}",
+                 gib_span(r["per_gpu_bytes"], digits=1).replace(" GiB", ""),
+                 f"{r['rent_usd_per_hour']:,.2f}" if r.get("rent_usd_per_hour") else "—",
+                 f"{r['price_usd']:,.0f}" if r.get("price_usd") else "—") for r in rows[:limit]]
+        html.append(table([t(k, lang) for k in ("plan_gpu", "plan_count", "plan_layout", "plan_per_gpu",
+                                                "plan_rent", "plan_price")], body, numeric=(1, 3, 4, 5),
+                          cls="vs-plan"))
+    html.append("</div>")
+    return "".join(html)
+
+
+def pai_html(tables: dict[str, Sequence[Any]], lang: str) -> str:
+    """The seed's two PAI tables (:func:`vramscope.api.pai_tables`): scenario, GB as the seed rounds it, GPUs."""
+
+    def rows(results: Sequence[Any]) -> list:
+        out = []
+        for row in results:
+            r = row.result
+            gpus = ", ".join(a["gpu"] + (f" ×{a['count']}" if a["count"] > 1 else "") for a in row.gpus) or "—"
+            out.append(({"data-scenario": r.scenario}, e(t(f"pai.{r.scenario}", lang)),
+                        f'<span class="vs-gb" data-gb="{r.total_gb:.6f}">{row.shown_gb:,.1f}</span>', e(gpus)))
+        return out
+
+    headers = [t("pai_scenario", lang), t("pai_need", lang), t("pai_gpus", lang)]
+    return ('<div class="vs-result" data-mode="pai">'
+            f'<div class="vs-h">{e(t("pai_infer_heading", lang))}</div>'
+            + table(headers, rows(tables["inference"]), numeric=(1,), cls="vs-pai-infer")
+            + f'<div class="vs-h">{e(t("pai_ft_heading", lang))}</div>'
+            + table(headers, rows(tables["finetune"]), numeric=(1,), cls="vs-pai-ft")
+            + f'<div class="vs-note">{e(t("pai_seq_note", lang))}</div></div>')

@@ -16,14 +16,17 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode
 
-from ..workload import METHODS, OPTIMIZERS, PRECISIONS
+from ..api import engine_names, training_choices
+
+_TRAINING = training_choices()
+METHODS, PRECISIONS, OPTIMIZERS = _TRAINING["methods"], _TRAINING["precisions"], _TRAINING["optimizers"]
 
 MAX_VALUE_CHARS = 200  # a model id or a number never needs more; longer URL values are cut
 
 TABS = ("infer", "train", "rl", "mm", "fit", "pai")
 SOURCES = ("catalog", "hub", "file", "size")
 LANGS = ("en", "zh")
-ENGINES = ("hf", "vllm", "llamacpp", "sglang")
+ENGINES = engine_names()
 TRUE = ("1", "true", "yes", "on")
 
 #: weight formats offered in the drop-downs ("" = as stored); any other name can be typed

@@ -65,6 +65,13 @@ def test_pai_through_the_api_gives_the_seeds_numbers():
         api.pai_quick("7B", method="dora")
 
 
+def test_the_pai_names_the_presenters_offer_are_the_modules_own():
+    from vramscope import pai
+
+    offered = (api.PAI_METHODS, api.PAI_PRECISIONS, api.PAI_OPTIMIZERS)
+    assert offered == (tuple(pai.METHOD_ROWS), tuple(pai.PRECISION_BYTES), tuple(pai.OPTIMIZER_BYTES))
+
+
 def test_lowest_zero_stage_is_the_lowest_that_fits():
     spec = api.load("meta-llama/Llama-3.1-8B")
     kw = api.lowest_zero_stage(spec, gpu="RTX-4090", method="full", gpus=8)

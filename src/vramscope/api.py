@@ -412,7 +412,8 @@ def estimate_multimodal(model: str | ModelSpec, **kw: Any) -> MultimodalEstimate
 
 
 # --- the seed's PAI quick mode --------------------------------------------------------------------
-#: method names the PAI quick mode has a fine-tuning row for, and the precisions of those rows
+#: method names the PAI quick mode has a fine-tuning row for, the precisions of those rows and its
+#: optimizers (the keys of pai.METHOD_ROWS, PRECISION_BYTES and OPTIMIZER_BYTES: tests/test_api_presenters.py)
 PAI_METHODS: tuple[str, ...] = ("full", "lora", "qlora-8bit", "qlora", "qlora-4bit")
 PAI_PRECISIONS: tuple[str, ...] = ("fp32", "bf16", "fp16")
 PAI_OPTIMIZERS: tuple[str, ...] = ("Adam/AdamW", "SGD+Momentum", "RMSProp", "SGD")

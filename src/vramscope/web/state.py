@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode
 
-from ..api import engine_names, training_choices
+from ..api import PAI_OPTIMIZERS, engine_names, training_choices
 
 _TRAINING = training_choices()
 METHODS, PRECISIONS, OPTIMIZERS = _TRAINING["methods"], _TRAINING["precisions"], _TRAINING["optimizers"]
@@ -34,7 +34,6 @@ WEIGHT_CHOICES = ("", "bf16", "fp16", "fp32", "fp8", "fp8-block", "int8", "w8a8"
                   "gptq-int8", "awq", "mxfp4", "nvfp4", "Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "Q4_0", "Q3_K_M", "Q2_K",
                   "IQ4_XS", "IQ2_XS")
 KV_CHOICES = ("auto", "bf16", "fp16", "fp8", "fp8_e5m2", "q8_0", "q4_0")
-PAI_OPTIMIZERS = ("Adam/AdamW", "SGD+Momentum", "RMSProp", "SGD")
 
 DEFAULT_MODEL = "meta-llama/Llama-3.1-8B"
 DEFAULT_GPU = "RTX-4090-24GB"

@@ -14,10 +14,14 @@ from .. import spec as S
 from ..bounds import MAX_WIDTH, validate_spec
 from ..errors import ConfigError, UnsupportedModelError
 from ._config import Cfg
+from .classic import build_falcon, build_gpt_bigcode, build_gpt_neox, build_phi
 from .deepseek import build_deepseek
 from .multimodal import build_gemma3_mm, build_qwen_vl
 from .ssm import build_jamba, build_mamba, build_mamba2
 from .transformer import ALIASES, SPECIAL, STYLES, TextModel, build_decoder
+
+#: family readers of their own module, by model_type.
+READERS = {"gpt_bigcode": build_gpt_bigcode, "gpt_neox": build_gpt_neox, "falcon": build_falcon, "phi": build_phi}
 
 #: model_type values read natively (the generic fallback handles other Llama-like configs).
 SUPPORTED: tuple[str, ...] = tuple(
@@ -25,6 +29,7 @@ SUPPORTED: tuple[str, ...] = tuple(
         set(STYLES)
         | set(SPECIAL)
         | set(ALIASES)
+        | set(READERS)
         | {"deepseek_v2", "deepseek_v3", "mamba", "mamba2", "jamba", "qwen2_vl", "qwen2_5_vl", "gemma3"}
     )
 )
@@ -69,6 +74,8 @@ def spec_from_config(config: Any, *, model_id: str, source: str = "config", wher
         text = build_decoder(cfg.sub("text_config") or cfg, STYLES["gemma3_text"])
     elif model_type in SPECIAL:
         text = SPECIAL[model_type](cfg)
+    elif model_type in READERS:
+        text = READERS[model_type](cfg)
     elif model_type in STYLES or ALIASES.get(model_type):
         text = build_decoder(cfg, STYLES[ALIASES.get(model_type) or model_type])
     elif all(cfg.has(k) for k in _GENERIC_FIELDS):

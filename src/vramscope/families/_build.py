@@ -89,6 +89,11 @@ class AttnStyle:
     qk_norm: bool = False  # RMSNorm(head_dim) on q and k (Qwen3, Gemma 3)
     sinks: bool = False  # per-head attention sink logits (gpt-oss)
     qkv_name: str = "qkv_proj"
+    # q/k norms over all heads at once (OLMo 2 / OLMoE: RMSNorm(n_h·d) and RMSNorm(n_kv·d); Cohere's
+    # per-head LayerNorm weight (n_h, d) / (n_kv, d) has the same size) instead of one head_dim
+    qk_norm_all_heads: bool = False
+    qk_norm_key: str | None = None  # a config key that switches the q/k norms on (Cohere's use_qk_norm)
+    o_name: str = "o_proj"
 
 
 def attention_tensors(inv: Inventory, prefix: str, i: int, h: int, attn: S.Attention, style: AttnStyle) -> None:
@@ -101,8 +106,11 @@ def attention_tensors(inv: Inventory, prefix: str, i: int, h: int, attn: S.Atten
         inv.linear(f"{prefix}.q_proj", q_out, h, S.ROLE_ATTN_Q, i, bias=style.qkv_bias)
         inv.linear(f"{prefix}.k_proj", kv_out, h, S.ROLE_ATTN_K, i, bias=style.qkv_bias)
         inv.linear(f"{prefix}.v_proj", kv_out, h, S.ROLE_ATTN_V, i, bias=style.qkv_bias)
-    inv.linear(f"{prefix}.o_proj", h, q_out, S.ROLE_ATTN_O, i, bias=style.o_bias)
-    if style.qk_norm:
+    inv.linear(f"{prefix}.{style.o_name}", h, q_out, S.ROLE_ATTN_O, i, bias=style.o_bias)
+    if style.qk_norm and style.qk_norm_all_heads:
+        inv.norm(f"{prefix}.q_norm", q_out, i)
+        inv.norm(f"{prefix}.k_norm", kv_out, i)
+    elif style.qk_norm:
         inv.norm(f"{prefix}.q_norm", attn.head_dim, i)
         inv.norm(f"{prefix}.k_norm", attn.head_dim, i)
     if style.sinks:

@@ -49,8 +49,12 @@ class Style:
     # "layer_types" (only an explicit layer_types list)
     sliding: str = "none"
     sliding_default: int | None = None
-    # MoE layout: None | "mixtral" | "qwen2_moe" | "qwen3_moe" | "gpt_oss"
+    sliding_pattern_default: int = 6  # "gemma3": every n-th layer is full (Cohere 2: 4)
+    # MoE layout: None | "mixtral" | "qwen2_moe" | "qwen3_moe" | "gpt_oss" | "olmoe" | "granitemoe"
     moe: str | None = None
+    norm_bias: bool = False  # LayerNorm with bias (StarCoder 2) instead of RMSNorm
+    plain_mlp: tuple[str, str] | None = None  # ungated MLP (up, down) names: StarCoder 2's c_fc / c_proj
+    bias_key: str | None = None  # one key for biases on q/k/v/o and the MLP (StarCoder 2 use_bias, default true)
     # transformers config-class defaults for keys a config.json may leave out (Gemma's nested
     # text_config often omits head_dim, heads, kv heads)
     defaults: dict = field(default_factory=dict)
@@ -89,7 +93,7 @@ def _layer_kinds(cfg: Cfg, style: Style, n_layers: int) -> list[tuple[str, int |
         return [(S.ATTN_SLIDING, window) if (i + 1) % 2 else (S.ATTN_FULL, None) for i in range(n_layers)]
     if style.sliding == "gemma3":
         window = window or style.sliding_default
-        pattern = cfg.int("sliding_window_pattern", "_sliding_window_pattern", default=6)
+        pattern = cfg.int("sliding_window_pattern", "_sliding_window_pattern", default=style.sliding_pattern_default)
         return [(S.ATTN_SLIDING, window) if (i + 1) % pattern else (S.ATTN_FULL, None) for i in range(n_layers)]
     if style.sliding == "phi3" and window:
         return [(S.ATTN_SLIDING, window)] * n_layers
@@ -99,6 +103,14 @@ def _layer_kinds(cfg: Cfg, style: Style, n_layers: int) -> list[tuple[str, int |
 def _moe_for_layer(cfg: Cfg, style: Style, i: int, dense_inter: int, gated: bool, act: str) -> S.MLP:
     """The MLP of layer ``i``: a MoE block or, for the family's dense layers, a dense MLP."""
     dense = S.MLP(S.MLP_DENSE, intermediate_size=dense_inter, gated=gated, activation=act)
+    if style.moe == "olmoe":
+        return S.MLP(S.MLP_MOE, gated=True, activation=act, num_experts=cfg.int("num_experts"),
+                     top_k=cfg.int("num_experts_per_tok"), expert_intermediate_size=dense_inter)
+    if style.moe == "granitemoe":
+        shared = cfg.int("shared_intermediate_size", default=0, minimum=0)
+        return S.MLP(S.MLP_MOE, gated=True, activation=act, num_experts=cfg.int("num_local_experts"),
+                     top_k=cfg.int("num_experts_per_tok"), expert_intermediate_size=dense_inter,
+                     num_shared_experts=1 if shared else 0, shared_intermediate_size=shared)
     if style.moe == "mixtral":
         return S.MLP(S.MLP_MOE, gated=True, activation=act,
                      num_experts=cfg.int("num_local_experts"), top_k=cfg.int("num_experts_per_tok"),
@@ -129,6 +141,19 @@ def _moe_tensors(inv: Inventory, style: Style, prefix: str, i: int, h: int, mlp:
     if style.moe == "mixtral":
         router(inv, f"{prefix}.gate", i, h, mlp.num_experts)
         routed_experts(inv, f"{prefix}.experts", i, h, mlp)
+    elif style.moe == "olmoe":
+        # OlmoeTopKRouter weight (E, h); OlmoeExperts gate_up_proj (E, 2I, h), down_proj (E, h, I)
+        router(inv, f"{prefix}.gate", i, h, mlp.num_experts)
+        routed_experts(inv, f"{prefix}.experts", i, h, mlp, fused_gate_up=True)
+    elif style.moe == "granitemoe":
+        # GraniteMoeTopKRouter weight (E, h); experts gate_up_proj (E, 2I, h), down_proj (E, h, I);
+        # GraniteMoeShared adds shared_mlp input_linear (2·S, h) / output_linear (h, S)
+        router(inv, f"{prefix}.router", i, h, mlp.num_experts)
+        routed_experts(inv, f"{prefix}.experts", i, h, mlp, fused_gate_up=True)
+        if mlp.shared_intermediate_size:
+            shared = prefix.rsplit(".", 1)[0] + ".shared_mlp"
+            inv.linear(f"{shared}.input_linear", 2 * mlp.shared_intermediate_size, h, S.ROLE_FFN_GATE_UP, i)
+            inv.linear(f"{shared}.output_linear", h, mlp.shared_intermediate_size, S.ROLE_FFN_DOWN, i)
     elif style.moe == "gpt_oss":
         # GptOssTopKRouter: weight (E, h) + bias (E); experts: fused gate_up (E, 2I, h) with bias,
         # down (E, h, I) with bias (transformers stores them transposed; the count is the same).
@@ -167,6 +192,14 @@ def build_decoder(cfg: Cfg, style: Style, *, prefix: str = "model", head: str = 
         # Llama-style `attention_bias`: biases on q, k, v and o.
         attn_style = replace(attn_style, qkv_bias=True, o_bias=True)
     mlp_bias = cfg.bool(style.mlp_bias_key, False) if style.mlp_bias_key else False
+    if style.bias_key:
+        mlp_bias = cfg.bool(style.bias_key, True)
+        attn_style = replace(attn_style, qkv_bias=mlp_bias, o_bias=mlp_bias)
+    if attn_style.qk_norm_key:
+        attn_style = replace(attn_style, qk_norm=cfg.bool(attn_style.qk_norm_key, False))
+    if style.plain_mlp:
+        gated = False
+    moe_name = "block_sparse_moe" if style.moe == "granitemoe" else "mlp"
 
     kinds = _layer_kinds(cfg, style, n_layers)
     inv = Inventory()
@@ -179,16 +212,20 @@ def build_decoder(cfg: Cfg, style: Style, *, prefix: str = "model", head: str = 
                            chunk=window if kind == S.ATTN_CHUNKED else None)
         lp = f"{prefix}.layers.{i}"
         for norm in style.norms:
-            inv.norm(f"{lp}.{norm}", h, i)
+            inv.norm(f"{lp}.{norm}", h, i, bias=style.norm_bias)
         attention_tensors(inv, f"{lp}.self_attn", i, h, attn, attn_style)
         mlp = _moe_for_layer(cfg, style, i, inter, gated, act)
         if mlp.kind == S.MLP_MOE:
-            _moe_tensors(inv, style, f"{lp}.mlp", i, h, mlp)
+            _moe_tensors(inv, style, f"{lp}.{moe_name}", i, h, mlp)
+        elif style.plain_mlp:
+            up, down = style.plain_mlp
+            inv.linear(f"{lp}.mlp.{up}", inter, h, S.ROLE_FFN_UP, i, bias=mlp_bias)
+            inv.linear(f"{lp}.mlp.{down}", h, inter, S.ROLE_FFN_DOWN, i, bias=mlp_bias)
         else:
             dense_mlp_tensors(inv, f"{lp}.mlp", i, h, mlp.intermediate_size, gated=gated, bias=mlp_bias,
                               fused_gate_up=style.fused_gate_up)
         layers.append(S.Layer(index=i, attention=attn, mlp=mlp))
-    inv.norm(f"{prefix}.norm", h)
+    inv.norm(f"{prefix}.norm", h, bias=style.norm_bias)
     return TextModel(tuple(layers), inv.tensors, h, vocab, tied,
                      cfg.opt_int("max_position_embeddings"))
 
@@ -272,6 +309,34 @@ STYLES: dict[str, Style] = {
     "gpt_oss": Style(attn=AttnStyle(qkv_bias=True, o_bias=True, sinks=True), moe="gpt_oss",
                      attention_bias_default=True, sliding="layer_types", mlp_bias_key=None),
 }
+
+# transformers v5.23.0 (https://github.com/huggingface/transformers/tree/v5.23.0/src/transformers/models/):
+# starcoder2/modeling_starcoder2.py: LayerNorms with bias, q/k/v/o and an ungated c_fc/c_proj MLP with
+#   biases when use_bias (default true), tied head by default, sliding_window on every layer;
+# olmo2/modeling_olmo2.py: no input norm, post_attention + post_feedforward RMSNorms, q_norm (n_h·d) and
+#   k_norm (n_kv·d); olmoe/modeling_olmoe.py: input + post_attention norms, q_norm (h), k_norm (n_kv·d),
+#   every layer a MoE of num_experts experts of width intermediate_size;
+# granite/modeling_granite.py: Llama's layout (its multipliers scale activations, not tensors);
+# granitemoe(shared)/modeling_*.py: block_sparse_moe.router (E, h), experts gate_up (E, 2I, h) / down,
+#   optional shared_mlp of width shared_intermediate_size;
+# cohere/modeling_cohere.py: one LayerNorm (weight only) per layer, attention and MLP in parallel, tied
+#   head, per-head q/k LayerNorms when use_qk_norm; cohere2: the same with every 4th layer full
+#   attention and the others sliding (Cohere2Config: sliding_window_pattern 4, sliding_window 4096).
+_COHERE_NORMS = ("input_layernorm",)
+STYLES.update({
+    "starcoder2": Style(norm_bias=True, plain_mlp=("c_fc", "c_proj"), bias_key="use_bias", tied_default=True,
+                        activation_default="gelu_pytorch_tanh", sliding="mistral", mlp_bias_key=None),
+    "olmo2": Style(norms=("post_attention_layernorm", "post_feedforward_layernorm"),
+                   attn=AttnStyle(qk_norm=True, qk_norm_all_heads=True)),
+    "olmoe": Style(attn=AttnStyle(qk_norm=True, qk_norm_all_heads=True), moe="olmoe", mlp_bias_key=None),
+    "granite": Style(),
+    "granitemoe": Style(moe="granitemoe", mlp_bias_key=None),
+    "granitemoeshared": Style(moe="granitemoe", mlp_bias_key=None),
+    "cohere": Style(norms=_COHERE_NORMS, attn=AttnStyle(qk_norm_all_heads=True, qk_norm_key="use_qk_norm"),
+                    tied_default=True, mlp_bias_key=None),
+    "cohere2": Style(norms=_COHERE_NORMS, tied_default=True, sliding="gemma3", sliding_default=4096,
+                     sliding_pattern_default=4, mlp_bias_key=None),
+})
 
 # model_types whose layout is one of the above.
 ALIASES = {"yi": "llama"}

@@ -16,12 +16,15 @@ from ..errors import ConfigError, UnsupportedModelError
 from ._config import Cfg
 from .classic import build_falcon, build_gpt_bigcode, build_gpt_neox, build_phi
 from .deepseek import build_deepseek
+from .hybrid import build_falcon_h1, build_llama4_text, build_nemotron_h, build_qwen3_next
 from .multimodal import build_gemma3_mm, build_qwen_vl
 from .ssm import build_jamba, build_mamba, build_mamba2
 from .transformer import ALIASES, SPECIAL, STYLES, TextModel, build_decoder
 
 #: family readers of their own module, by model_type.
-READERS = {"gpt_bigcode": build_gpt_bigcode, "gpt_neox": build_gpt_neox, "falcon": build_falcon, "phi": build_phi}
+READERS = {"gpt_bigcode": build_gpt_bigcode, "gpt_neox": build_gpt_neox, "falcon": build_falcon, "phi": build_phi,
+           "llama4_text": build_llama4_text, "qwen3_next": build_qwen3_next, "falcon_h1": build_falcon_h1,
+           "nemotron_h": build_nemotron_h}
 
 #: model_type values read natively (the generic fallback handles other Llama-like configs).
 SUPPORTED: tuple[str, ...] = tuple(

@@ -13,6 +13,9 @@ def meta_param_count(config: dict) -> int:
     from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForImageTextToText
 
     cfg_dict = copy.deepcopy(config)
+    if cfg_dict["model_type"] == "llama4":
+        # vramscope models Llama 4's language model (Llama4ForCausalLM over text_config), not its vision tower
+        cfg_dict = cfg_dict["text_config"]
     model_type = cfg_dict.pop("model_type")
     for key in ("auto_map", "quantization_config", "transformers_version", "architectures"):
         cfg_dict.pop(key, None)

@@ -33,7 +33,7 @@ SUPPORTED: tuple[str, ...] = tuple(
         | set(SPECIAL)
         | set(ALIASES)
         | set(READERS)
-        | {"deepseek_v2", "deepseek_v3", "mamba", "mamba2", "jamba", "qwen2_vl", "qwen2_5_vl", "gemma3"}
+        | {"llama4", "deepseek_v2", "deepseek_v3", "mamba", "mamba2", "jamba", "qwen2_vl", "qwen2_5_vl", "gemma3"}
     )
 )
 
@@ -77,6 +77,11 @@ def spec_from_config(config: Any, *, model_id: str, source: str = "config", wher
         text = build_decoder(cfg.sub("text_config") or cfg, STYLES["gemma3_text"])
     elif model_type in SPECIAL:
         text = SPECIAL[model_type](cfg)
+    elif model_type == "llama4":
+        text = build_llama4_text(cfg.sub("text_config", required=True))
+        if cfg.has("vision_config"):
+            assumptions.append("Llama 4's vision encoder is not modelled: parameters and memory are the "
+                               "language model's (text_config) only")
     elif model_type in READERS:
         text = READERS[model_type](cfg)
     elif model_type in STYLES or ALIASES.get(model_type):

@@ -95,6 +95,10 @@ MLP_NONE = "none"
 SSM_MAMBA1 = "mamba1"
 SSM_MAMBA2 = "mamba2"
 SSM_GATED_DELTANET = "gated_deltanet"
+# MiniMax lightning attention: a decayed linear-attention state of heads × head_dim × head_dim per sequence
+# and no convolution (d_inner = heads·head_dim, d_state = head_dim, d_conv = 1, so the Mamba-1 state rule
+# d_inner·d_state + d_inner·(d_conv − 1) gives exactly heads·head_dim²)
+SSM_LIGHTNING = "lightning"
 
 
 @dataclass(frozen=True)

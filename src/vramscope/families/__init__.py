@@ -16,7 +16,14 @@ from ..errors import ConfigError, UnsupportedModelError
 from ._config import Cfg
 from .classic import build_falcon, build_gpt_bigcode, build_gpt_neox, build_phi
 from .deepseek import build_deepseek
-from .hybrid import build_falcon_h1, build_llama4_text, build_nemotron_h, build_qwen3_next
+from .hybrid import (
+    build_falcon_h1,
+    build_granitemoehybrid,
+    build_llama4_text,
+    build_minimax,
+    build_nemotron_h,
+    build_qwen3_next,
+)
 from .multimodal import build_gemma3_mm, build_qwen_vl
 from .ssm import build_jamba, build_mamba, build_mamba2
 from .transformer import ALIASES, SPECIAL, STYLES, TextModel, build_decoder
@@ -24,7 +31,8 @@ from .transformer import ALIASES, SPECIAL, STYLES, TextModel, build_decoder
 #: family readers of their own module, by model_type.
 READERS = {"gpt_bigcode": build_gpt_bigcode, "gpt_neox": build_gpt_neox, "falcon": build_falcon, "phi": build_phi,
            "llama4_text": build_llama4_text, "qwen3_next": build_qwen3_next, "falcon_h1": build_falcon_h1,
-           "nemotron_h": build_nemotron_h}
+           "nemotron_h": build_nemotron_h, "granitemoehybrid": build_granitemoehybrid,
+           "minimax": build_minimax}
 
 #: model_type values read natively (the generic fallback handles other Llama-like configs).
 SUPPORTED: tuple[str, ...] = tuple(
@@ -90,14 +98,15 @@ def spec_from_config(config: Any, *, model_id: str, source: str = "config", wher
         family = "generic"
         assumptions.append(
             f"model_type {model_type!r} is not a known family: read as a Llama-like decoder "
-            "(q/k/v/o without biases, gated MLP gate/up/down, two RMSNorms per layer, full attention)"
+            "(q/k/v/o without biases, gated MLP gate/up/down, two RMSNorms per layer, full attention), "
+            "so its KV-cache figure is a Llama-like guess" + _remote_code(cfg, ": ")
         )
         text = build_decoder(cfg, STYLES["llama"])
     else:
         missing = [k for k in _GENERIC_FIELDS if not cfg.has(k)]
         raise UnsupportedModelError(
-            f"{where}: model_type {model_type!r} is not supported and the config lacks "
-            f"{', '.join(missing)} needed to read it as a Llama-like decoder. "
+            f"{where}: model_type {model_type!r} is not supported{_remote_code(cfg, ' (', ')')} and the config "
+            f"lacks {', '.join(missing)} needed to read it as a Llama-like decoder. "
             f"Supported model types: {', '.join(SUPPORTED)}"
         )
     quant = _quantization(cfg)
@@ -119,6 +128,20 @@ def spec_from_config(config: Any, *, model_id: str, source: str = "config", wher
         assumptions=tuple(dict.fromkeys(assumptions)),
         config=config,
     ))
+
+
+def _remote_code(cfg: Cfg, before: str = "", after: str = "") -> str:
+    """A clause saying that the config's ``auto_map`` names remote code and that it was not run ('' without one).
+
+    ``auto_map`` maps Auto classes to Python files in the model repository (transformers runs them only
+    with ``trust_remote_code=True``); vramscope reads config.json as data and never imports them.
+    """
+    auto_map = cfg.raw("auto_map")
+    if not isinstance(auto_map, dict) or not auto_map:
+        return ""
+    refs = [v if isinstance(v, str) else str(v) for v in auto_map.values()][:2]
+    return (f"{before}its auto_map names remote code ({', '.join(r[:60] for r in refs)}), which vramscope "
+            f"never runs{after}")
 
 
 def _quantization(cfg: Cfg) -> dict | None:

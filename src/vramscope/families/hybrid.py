@@ -246,6 +246,10 @@ def build_nemotron_h(cfg: Cfg) -> TextModel:
     if unknown:
         raise ConfigError(f"{cfg.where}: unknown block type(s) {', '.join(map(repr, unknown))} in the layer pattern")
     n_h, n_kv, d = _gqa(cfg, h)
+    # NemotronHConfig has head_dim (default 128, not hidden/heads); older configs name it attention_head_dim,
+    # a key transformers v5.23 ignores (it then uses the default 128)
+    d = cfg.int("head_dim", "attention_head_dim", default=128,
+                assume="no 'head_dim': using the NemotronHConfig default 128")
     vocab = cfg.int("vocab_size")
     tied = cfg.bool("tie_word_embeddings", False)
     m_heads = cfg.int("mamba_num_heads", default=128)
@@ -290,4 +294,124 @@ def build_nemotron_h(cfg: Cfg) -> TextModel:
             dense_mlp_tensors(inv, f"{p}.shared_experts", i, h, shared, gated=False, bias=mlp_bias)
         layers.append(S.Layer(i, attn, mlp, layer_ssm))
     inv.norm("model.norm_f", h)
+    return TextModel(tuple(layers), inv.tensors, h, vocab, tied, cfg.opt_int("max_position_embeddings"))
+
+
+# --- Granite 4.0 (granitemoehybrid) --------------------------------------------------------------
+_GRANITE_MIXERS = {"mamba": "mamba", "linear_attention": "mamba", "attention": "attention", "full_attention": "attention"}
+
+
+def build_granitemoehybrid(cfg: Cfg) -> TextModel:
+    """``granitemoehybrid/modeling_granitemoehybrid.py`` (v5.23.0): per layer input / post-attention
+    RMSNorms, a Mamba-2 mixer (width expand·h, ``mamba_n_heads``, head dim "auto" = width / heads, gated
+    RMSNorm) or attention per ``layer_types`` (default all Mamba), then the MoE block
+    (``block_sparse_moe``: router (E, h), experts gate_up (E, 2I, h) / down) when ``num_local_experts`` >
+    0, always plus ``shared_mlp`` input_linear (2·S, h) / output_linear (h, S)."""
+    h = cfg.int("hidden_size")
+    n_layers = cfg.int("num_hidden_layers")
+    n_h, n_kv, d = _gqa(cfg, h)
+    vocab = cfg.int("vocab_size")
+    tied = cfg.bool("tie_word_embeddings", False)
+    types = cfg.str_list("layer_types", n_layers) or ["mamba"] * n_layers
+    unknown = sorted({t for t in types if t not in _GRANITE_MIXERS})
+    if unknown:
+        raise ConfigError(f"{cfg.where}: unknown entry {unknown[0]!r} in 'layer_types'")
+    d_in = cfg.int("mamba_expand", default=2) * h
+    m_heads = cfg.int("mamba_n_heads", default=128)
+    m_head = d_in // m_heads if cfg.raw("mamba_d_head", "auto") == "auto" else cfg.int("mamba_d_head")
+    ssm = S.SSM(S.SSM_MAMBA2, d_inner=d_in, d_state=cfg.int("mamba_d_state", default=256),
+                d_conv=cfg.int("mamba_d_conv", default=4), num_heads=m_heads, head_dim=m_head,
+                n_groups=cfg.int("mamba_n_groups", default=1))
+    experts = cfg.int("num_local_experts", default=8, minimum=0)
+    inter = cfg.int("intermediate_size")
+    shared = cfg.int("shared_intermediate_size", default=1024)
+    bias = cfg.bool("attention_bias", False)
+    proj_bias = cfg.bool("mamba_proj_bias", False)
+    inv = Inventory()
+    inv.embeddings("model.embed_tokens", vocab, h, tied)
+    layers = []
+    for i in range(n_layers):
+        lp = f"model.layers.{i}"
+        inv.norm(f"{lp}.input_layernorm", h, i)
+        inv.norm(f"{lp}.post_attention_layernorm", h, i)
+        attn = layer_ssm = None
+        if _GRANITE_MIXERS[types[i]] == "mamba":
+            layer_ssm = ssm
+            _mamba2(inv, f"{lp}.mamba", i, h, ssm, proj_bias=proj_bias, conv_bias=cfg.bool("mamba_conv_bias", True),
+                    out_bias=proj_bias, gated_norm=True)
+        else:
+            attn = S.Attention(S.ATTN_FULL, n_h, n_kv, d)
+            _attn(inv, f"{lp}.self_attn", i, h, n_h, n_kv, d, bias=bias)
+        if experts > 0:
+            mlp = S.MLP(S.MLP_MOE, num_experts=experts, top_k=cfg.int("num_experts_per_tok", default=2),
+                        expert_intermediate_size=inter, num_shared_experts=1, shared_intermediate_size=shared)
+            router(inv, f"{lp}.block_sparse_moe.router", i, h, experts)
+            dense_mlp_tensors(inv, f"{lp}.block_sparse_moe.experts", i, h, inter, fused_gate_up=True,
+                              experts=experts, active_experts=mlp.top_k)
+        else:
+            mlp = S.MLP(S.MLP_DENSE, intermediate_size=shared)
+        inv.linear(f"{lp}.shared_mlp.input_linear", 2 * shared, h, S.ROLE_FFN_GATE_UP, i)
+        inv.linear(f"{lp}.shared_mlp.output_linear", h, shared, S.ROLE_FFN_DOWN, i)
+        layers.append(S.Layer(i, attn, mlp, layer_ssm))
+    inv.norm("model.norm", h)
+    return TextModel(tuple(layers), inv.tensors, h, vocab, tied, cfg.opt_int("max_position_embeddings"))
+
+
+# --- MiniMax-Text-01 (minimax) -------------------------------------------------------------------
+def build_minimax(cfg: Cfg) -> TextModel:
+    """``minimax/modeling_minimax.py`` (v5.23.0): ``layer_types`` (default: odd layers ``linear_attention``,
+    ``MiniMaxConfig.__post_init__``). Lightning layers: qkv_proj (3·n·d, h), output_gate (n·d, h), RMSNorm
+    (n·d), out_proj (h, n·d), and a cached state of (n, d, d) per sequence (``MiniMaxCache.linear_cache``,
+    the running K^T·V); full layers: q/k/v/o with GQA. Every layer: input / post-attention RMSNorms and a
+    MoE block (router ``gate`` (E, h), experts gate_up (E, 2I, h) / down (E, h, I))."""
+    h = cfg.int("hidden_size")
+    n_layers = cfg.int("num_hidden_layers")
+    n_h = cfg.int("num_attention_heads")
+    n_kv = cfg.int("num_key_value_heads", default=n_h)
+    if n_h % n_kv:
+        raise ConfigError(f"{cfg.where}: num_attention_heads {n_h} is not a multiple of num_key_value_heads {n_kv}")
+    d = cfg.opt_int("head_dim") or cfg.head_dim(h, n_h, "head_dim")
+    vocab = cfg.int("vocab_size")
+    tied = cfg.bool("tie_word_embeddings", False)
+    types = cfg.str_list("layer_types", n_layers)
+    if types is None:
+        # MiniMax's own (remote-code) configs: attn_type_list, 0 = lightning, 1 = softmax attention
+        codes = cfg.int_list("attn_type_list")
+        if codes is not None:
+            if len(codes) != n_layers:
+                raise ConfigError(f"{cfg.where}: 'attn_type_list' has {len(codes)} entries but the model has {n_layers} layers")
+            types = ["full_attention" if c else "linear_attention" for c in codes]
+        else:
+            types = ["full_attention" if (i + 1) % 2 else "linear_attention" for i in range(n_layers)]
+    experts = cfg.int("num_local_experts")
+    top_k = cfg.int("num_experts_per_tok")
+    inter = cfg.int("intermediate_size")
+    window = cfg.opt_int("sliding_window")
+    lightning = S.SSM(S.SSM_LIGHTNING, d_inner=n_h * d, d_state=d, d_conv=1, num_heads=n_h, head_dim=d)
+    inv = Inventory()
+    inv.embeddings("model.embed_tokens", vocab, h, tied)
+    layers = []
+    for i in range(n_layers):
+        lp = f"model.layers.{i}"
+        attn = layer_ssm = None
+        if types[i] == "linear_attention":
+            p = f"{lp}.self_attn"
+            inv.linear(f"{p}.qkv_proj", 3 * n_h * d, h, S.ROLE_ATTN_QKV, i)
+            inv.linear(f"{p}.output_gate", n_h * d, h, S.ROLE_ATTN_Q, i)
+            inv.norm(f"{p}.norm", n_h * d, i)
+            inv.linear(f"{p}.out_proj", h, n_h * d, S.ROLE_ATTN_O, i)
+            layer_ssm = lightning
+        elif types[i] == "full_attention":
+            attn = (S.Attention(S.ATTN_SLIDING, n_h, n_kv, d, window=window) if window
+                    else S.Attention(S.ATTN_FULL, n_h, n_kv, d))
+            _attn(inv, f"{lp}.self_attn", i, h, n_h, n_kv, d)
+        else:
+            raise ConfigError(f"{cfg.where}: unknown entry {types[i]!r} in 'layer_types'")
+        inv.norm(f"{lp}.input_layernorm", h, i)
+        inv.norm(f"{lp}.post_attention_layernorm", h, i)
+        mlp = S.MLP(S.MLP_MOE, num_experts=experts, top_k=top_k, expert_intermediate_size=inter)
+        router(inv, f"{lp}.mlp.gate", i, h, experts)
+        dense_mlp_tensors(inv, f"{lp}.mlp.experts", i, h, inter, fused_gate_up=True, experts=experts, active_experts=top_k)
+        layers.append(S.Layer(i, attn, mlp, layer_ssm))
+    inv.norm("model.norm", h)
     return TextModel(tuple(layers), inv.tensors, h, vocab, tied, cfg.opt_int("max_position_embeddings"))

@@ -89,8 +89,8 @@ def test_olmo2_and_olmoe():
 
 def test_granite_dense_and_moe():
     assert kv_per_token("ibm-granite__granite-3.1-8b-instruct") == 2 * 40 * 8 * (4096 // 32) * BF16 == 163_840
-    assert kv_per_token("ibm-granite__granite-3.0-3b-a800m-instruct") == 2 * 32 * 8 * (1536 // 24) * BF16 == 65_536
-    spec = spec_of("ibm-granite__granite-3.0-3b-a800m-instruct")
+    assert kv_per_token("ibm-granite__granite-3.1-3b-a800m-instruct") == 2 * 32 * 8 * (1536 // 24) * BF16 == 65_536
+    spec = spec_of("ibm-granite__granite-3.1-3b-a800m-instruct")
     h, I, E, k, L, V = 1536, 512, 40, 8, 32, 49155
     attn = h * h + 2 * h * 512 + h * h
     expert_all, expert_active = E * 3 * h * I, k * 3 * h * I

@@ -1,0 +1,49 @@
+"""Buffers of the training runtime (``estimators/training/buffers.py``), by hand.
+
+Mistral-7B: h = 4096; one decoder layer L = 218,112,000 params; embedding E = 32,000·4096."""
+
+from __future__ import annotations
+
+import pytest
+
+import vramscope
+from vramscope.estimators.training.buffers import fsdp_gathered, zero3_gathered, zero_reduce_bucket
+from vramscope.sources import load_model
+
+LLAMA8 = "meta-llama/Llama-3.1-8B"
+MISTRAL = "mistralai/Mistral-7B-v0.1"
+L = 2 * 4096 * 4096 + 2 * 1024 * 4096 + 3 * 14336 * 4096 + 2 * 4096
+
+
+def _est(model=LLAMA8, **kw):
+    return vramscope.estimate(model, **kw)
+
+
+def test_zero_buffers_by_hand():
+    est = _est(MISTRAL, method="full", precision="mixed", zero=3, gpus=8)
+    # the largest module is the embedding (32,000 × 4096 > 14,336 × 4096): 4 B each, + 0.9·h² × 2 B prefetch
+    assert est.component("ZeRO-3 gathered parameters").bytes == int(4 * 32000 * 4096 + 2 * 0.9 * 4096 ** 2)
+    assert est.component("ZeRO-3 gathered parameters").bytes == 554_486_988
+    assert est.component("ZeRO reduce bucket").bytes == 2 * 4096 ** 2
+    assert zero3_gathered(4096, 100.0) == 400 + 1.8 * 4096 ** 2 and zero_reduce_bucket(10) == 200
+
+
+def test_fsdp_buffers_by_hand():
+    full = _est(MISTRAL, method="full", precision="mixed", fsdp="full", gpus=8)
+    # bf16 current + prefetched layer unit + the root unit (embedding), fp32 reduce-scatter of one unit
+    assert full.component("FSDP gathered units").bytes == 2 * (2 * L + 32000 * 4096) + 4 * L == 2_007_040_000
+    assert fsdp_gathered(10, 3) == 2 * 23 + 40
+    psi = load_model(MISTRAL).params_total
+    grad_op = _est(MISTRAL, method="full", precision="mixed", fsdp="grad-op", gpus=8)
+    assert grad_op.component("FSDP unsharded parameters").bytes == 2 * psi  # bf16, gathered all step
+
+
+def test_fsdp_and_ddp_buffers():
+    ddp = _est(method="lora", gpus=4)
+    assert ddp.details["data_parallel"] == 4
+    fsdp = _est(method="full", precision="mixed", fsdp="full", gpus=8)
+    psi = load_model(LLAMA8).params_total
+    assert fsdp.details["model_states_bytes"] == pytest.approx(16 * psi / 8, rel=0.001)
+    assert fsdp.component("FSDP gathered units").bytes > 0
+    ddp_full = _est(method="full", gpus=2)
+    assert ddp_full.component("DDP gradient buckets").bytes == 2 * psi

@@ -106,7 +106,7 @@ def meta_model(conf: Any, dtype: str, attn: str) -> tuple[Any, str]:
     tdtype = getattr(torch, DTYPES[dtype])
     for impl in (attn, "eager"):
         try:
-            with torch.device("meta"), _quiet():
+            with torch.device("meta"), quiet_transformers():
                 return AutoModelForCausalLM.from_config(conf, dtype=tdtype, attn_implementation=impl), impl
         except ValueError as exc:
             if "does not support" in str(exc) and impl != "eager":
@@ -116,7 +116,8 @@ def meta_model(conf: Any, dtype: str, attn: str) -> tuple[Any, str]:
 
 
 @contextlib.contextmanager
-def _quiet():
+def quiet_transformers():
+    """transformers logging at error level and warnings ignored while model classes are built."""
     import warnings
 
     from transformers.utils import logging
@@ -205,7 +206,7 @@ def add_lora(model: Any, rank: int, targets: str | tuple[str, ...] | list[str]) 
 
     tm: Any = targets if isinstance(targets, str) else list(targets)
     try:
-        with torch.device("meta"), _quiet():
+        with torch.device("meta"), quiet_transformers():
             return get_peft_model(model, LoraConfig(r=rank, lora_alpha=2 * rank, target_modules=tm, lora_dropout=0.0))
     except ValueError as exc:
         raise VramscopeError(f"LoRA: {str(exc).splitlines()[0][:200]}") from None

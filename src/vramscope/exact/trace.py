@@ -40,13 +40,13 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import VramscopeError
 from .build import (
-    _quiet,
     add_lora,
     hf_config,
     keep_layers,
     layout,
     materialise,
     meta_model,
+    quiet_transformers,
     require_torch,
     resolve_config,
 )
@@ -356,7 +356,7 @@ def _combine(runs: list[_Run], mult: list[int]) -> _Run:
 
 
 def _execute(fn, config: dict, settings: dict, dtype: str, extrapolate: bool) -> tuple[_Run, bool, tuple[int, ...], list[str]]:
-    with _quiet(), cuda_like_sdpa(), grouped_mm_needs_bf16() as moe_notes:
+    with quiet_transformers(), cuda_like_sdpa(), grouped_mm_needs_bf16() as moe_notes:
         run, extrap, layers, notes = _execute_quietly(fn, config, settings, dtype, extrapolate)
     return run, extrap, layers, notes + moe_notes
 

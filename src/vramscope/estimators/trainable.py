@@ -99,19 +99,25 @@ def _largest(tensors) -> int:
     return max((t.numel for t in tensors), default=0)
 
 
+@per_spec
+def _loaded_params(spec: S.ModelSpec) -> tuple[int, int]:
+    """(parameters loaded for training — MTP heads are not —, numel of the largest of those tensors)."""
+    text = [t for t in spec.tensors if t.component != S.COMPONENT_MTP]
+    return sum(t.numel for t in text), _largest(text)
+
+
 def trainables(spec: S.ModelSpec, tr: Training) -> Trainables:
     """Which parameters train under ``tr.method`` and how many parameters PEFT adds."""
-    text = [t for t in spec.tensors if t.component != S.COMPONENT_MTP]
-    total = sum(t.numel for t in text)
+    total, largest = _loaded_params(spec)
     h, L = spec.hidden_size, spec.num_layers
     notes: list[str] = []
     m = tr.method
     if m in ("full", "galore"):
-        return Trainables(total, 0, 0, (), frozenset(range(L)), True, (), _largest(text))
+        return Trainables(total, 0, 0, (), frozenset(range(L)), True, (), largest)
     if m == "freeze":
         n = min(tr.trainable_layers, L)
         keep = frozenset(range(L - n, L))
-        trn = [t for t in text if t.layer in keep and t.component == S.COMPONENT_TEXT]
+        trn = [t for t in spec.tensors if t.layer in keep and t.component == S.COMPONENT_TEXT]
         notes.append(f"freeze: the last {n} of {L} decoder layers train; embeddings and head frozen (LLaMA-Factory's default)")
         return Trainables(sum(t.numel for t in trn), total - sum(t.numel for t in trn), 0, (), keep, False, (),
                           _largest(trn), tuple(notes))

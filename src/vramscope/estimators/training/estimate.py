@@ -24,7 +24,7 @@ from ..trainable import trainables
 from .buffers import buffers
 from .forward import forward
 from .phases import moments, peak_components
-from .regime import check_training_layout, frozen_format, regime, weights_label
+from .regime import check_training_layout, regime, weights_label
 from .stage import StageContext, Step, stage_params
 from .states import model_states
 
@@ -59,7 +59,7 @@ def estimate_step(spec: S.ModelSpec, tr: Training, gpu, step: Step, *, extra: Se
                      "in fp32; the residual stream it then carries in fp32 is counted in bf16 here (not yet "
                      "measured); --no-kbit-prepare for stacks that keep them in bf16 (Unsloth)")
     shard = state_sharding(tr)
-    stages = stage_params(spec, tr, trn, frozen_format(spec, tr, reg))
+    stages = stage_params(spec, tr, trn, reg)
     best: Estimate | None = None
     for si in busiest_stage_candidates(tr.pp):
         ctx = StageContext(spec, tr, reg, trn, stages[si], si, shard, step)

@@ -66,19 +66,29 @@ def check_training_layout(spec: S.ModelSpec, tr: Training) -> None:
         raise VramscopeError("8-bit (LLM.int8) base weights cannot be sharded by ZeRO-3/FSDP; use quant=nf4")
 
 
-def frozen_format(spec: S.ModelSpec, tr: Training, reg: Regime) -> Callable[[S.Tensor], float]:
-    """Bytes of a frozen base tensor: the QLoRA format for quantisable matrices, else the regime's."""
+def frozen_format_key(tr: Training, reg: Regime) -> tuple:
+    """What decides a frozen base tensor's bytes (hashable, for memoising what depends on it)."""
     if tr.method != "qlora":
-        return lambda t: t.numel * reg.frozen
+        return ("regime", reg.frozen)
+    return ("qlora", tr.quant, tr.double_quant, tr.kbit_prepare)
+
+
+def frozen_format(key: tuple) -> Callable[[S.Tensor], float]:
+    """Bytes of a frozen base tensor (``key`` from :func:`frozen_format_key`): the QLoRA format for
+    quantisable matrices, else the regime's bytes per parameter."""
+    if key[0] == "regime":
+        frozen = key[1]
+        return lambda t: t.numel * frozen
     from ...formats import get_format
 
-    name = {"nf4": "nf4-dq" if tr.double_quant else "nf4", "fp4": "fp4-dq" if tr.double_quant else "fp4",
-            "int8": "int8"}[tr.quant]
+    _, quant, double_quant, kbit_prepare = key
+    name = {"nf4": "nf4-dq" if double_quant else "nf4", "fp4": "fp4-dq" if double_quant else "fp4",
+            "int8": "int8"}[quant]
     fmt = get_format(name)
     # peft.prepare_model_for_kbit_training casts every bf16/fp16 parameter that is not a Params4bit
     # (embeddings, output head, norms, biases, routers) to fp32 (peft/utils/other.py); TRL's SFT /
     # DPO / GRPO trainers call it for a model loaded in 4 or 8 bits.
-    other = 4 if tr.kbit_prepare else 2
+    other = 4 if kbit_prepare else 2
     return lambda t: fmt.tensor_bytes(t) if t.quantisable else t.numel * other
 
 

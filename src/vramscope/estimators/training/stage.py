@@ -3,14 +3,14 @@ sharding), and the frozen context every piece of the training estimate reads."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, fields
 
 from ... import spec as S
+from ...memo import per_spec
 from ...workload import Training
 from ..sharding import StateSharding, pipeline_stages, stage_index, tensor_split, tensor_stages
 from ..trainable import Trainables
-from .regime import Regime
+from .regime import Regime, frozen_format, frozen_format_key
 
 
 @dataclass(frozen=True)
@@ -44,25 +44,34 @@ class _Tally:
         return StageParams(**{f.name: getattr(self, f.name) for f in fields(StageParams)})
 
 
-def stage_params(spec: S.ModelSpec, tr: Training, trn: Trainables,
-                 frozen_fmt: Callable[[S.Tensor], float]) -> list[StageParams]:
+def stage_params(spec: S.ModelSpec, tr: Training, trn: Trainables, reg: Regime) -> tuple[StageParams, ...]:
     """Per pipeline stage: trainable / frozen parameters on one GPU of it (each tensor divided by its
     TP / EP split and placed on its stages by :mod:`..sharding`; MTP heads are not loaded)."""
-    stages = pipeline_stages(spec.num_layers, tr.pp)
+    layers = trn.trainable_layers if tr.method == "freeze" else frozenset()
+    return _stage_params(spec, tr.tp, tr.pp, tr.ep, tr.method, layers, frozen_format_key(tr, reg))
+
+
+@per_spec
+def _stage_params(spec: S.ModelSpec, tp: int, pp: int, ep: int, method: str, trainable_layers: frozenset[int],
+                  frozen_key: tuple) -> tuple[StageParams, ...]:
+    """:func:`stage_params` of the hashable inputs it depends on (memoised: solvers and the web ask
+    for many workloads of one layout)."""
+    frozen_fmt = frozen_format(frozen_key)
+    stages = pipeline_stages(spec.num_layers, pp)
     stage_of = stage_index(stages)
-    out = [_Tally(stages[s]) for s in range(tr.pp)]
+    out = [_Tally(stages[s]) for s in range(pp)]
     out[0].has_embed = True
     out[-1].has_head = True
     layer_params: dict[int, float] = {}
     for t in spec.tensors:
         if t.component == S.COMPONENT_MTP:
             continue
-        div = tensor_split(t, tr.tp, tr.ep)
+        div = tensor_split(t, tp, ep)
         n = t.numel / div
-        where = tensor_stages(spec, t, stage_of, tr.pp)
+        where = tensor_stages(spec, t, stage_of, pp)
         if t.layer is not None and t.component == S.COMPONENT_TEXT and t.layer in stage_of:
             layer_params[t.layer] = layer_params.get(t.layer, 0) + n
-        trains = (tr.method in ("full", "galore") or (tr.method == "freeze" and t.layer in trn.trainable_layers))
+        trains = method in ("full", "galore") or (method == "freeze" and t.layer in trainable_layers)
         for s in where:
             st = out[s]
             st.largest_module = max(st.largest_module, n)
@@ -83,7 +92,7 @@ def stage_params(spec: S.ModelSpec, tr: Training, trn: Trainables,
     for i, n in layer_params.items():
         st = out[stage_of[i]]
         st.largest_layer = max(st.largest_layer, n)
-    return [t.freeze() for t in out]
+    return tuple(t.freeze() for t in out)
 
 
 @dataclass(frozen=True)

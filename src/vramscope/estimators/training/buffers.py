@@ -4,6 +4,7 @@ dequantisation buffer and ring attention's KV chunks. Each constant names its so
 
 from __future__ import annotations
 
+from ...deepspeed_auto import reduce_bucket_size, stage3_prefetch_bucket_size
 from ..result import Component
 from .forward import Forward
 from .stage import StageContext
@@ -16,13 +17,13 @@ AUTOCAST_COPIES = "autocast weight copies"
 def zero3_gathered(h: int, largest_module: float) -> float:
     """DeepSpeed ZeRO-3 live gathered parameters: 4 B × the largest module (DeepSpeed's
     ``estimate_zero3_model_states_mem_needs``) + the prefetch bucket, HF's ``auto``
-    ``stage3_prefetch_bucket_size`` = 0.9·h² elements of 2 B."""
-    return 4 * largest_module + 2 * 0.9 * h ** 2
+    ``stage3_prefetch_bucket_size`` = int(0.9·h²) elements of 2 B (:mod:`vramscope.deepspeed_auto`)."""
+    return 4 * largest_module + 2 * stage3_prefetch_bucket_size(h)
 
 
 def zero_reduce_bucket(h: int) -> float:
     """DeepSpeed's gradient reduce bucket: HF's ``auto`` ``reduce_bucket_size`` = h² elements of 2 B."""
-    return 2 * h ** 2
+    return 2 * reduce_bucket_size(h)
 
 
 def fsdp_gathered(unit: float, root: float) -> float:

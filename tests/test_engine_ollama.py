@@ -388,3 +388,19 @@ def test_a_load_reports_the_busiest_gpu_and_the_host_share():
     assert any("stay in host RAM" in a for a in small.assumptions)
     none = E.estimate_load(spec, weights="Q4_K_M", gpu_free=[], opts=E.OllamaOptions())
     assert none.components == () and none.host_bytes == none.run.estimate.required_full
+
+
+def test_a_vramscope_workload_maps_to_ollamas_options():
+    from vramscope.hardware import find_gpu
+    from vramscope.workload import make_inference
+
+    wl = make_inference(engine="llamacpp", context=8192, batch=2, kv_dtype="q8_0", weights="Q4_K_M")
+    opts = E.options_from_workload(wl, flash_attention=True)
+    assert (opts.num_ctx, opts.parallel, opts.kv_type, opts.num_gpu) == (8192, 2, "q8_0", -1)
+    res = E.estimate_workload(load_model("meta-llama/Llama-3.1-8B"), wl, find_gpu("RTX 4090"), flash_attention=True)
+    assert res.run.estimate.required_kv == 32 * 16384 * 256 * 8  # 8192 × 2 cells at 1 byte (q8_0)
+    assert res.run.estimate.fully_offloaded
+    with pytest.raises(VramscopeError, match="Ollama's KV cache types are f16, q8_0 and q4_0"):
+        E.options_from_workload(make_inference(kv_dtype="fp8"))
+    default = E.options_from_workload(make_inference())
+    assert default.num_ctx is None and default.parallel is None  # Ollama's defaults

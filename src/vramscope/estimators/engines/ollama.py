@@ -256,3 +256,34 @@ def estimate_load(spec, *, weights: str | None, opts: OllamaOptions, gpu_free: l
         notes.append(f"layers split {','.join(map(str, e.split))} over {len(e.split)} GPUs; the figures are GPU {i}'s, "
                      "the busiest")
     return OllamaResult(tuple(gpu_components(r, m, i)), r, m, i, e.overflow, tuple(notes), quant)
+
+
+#: vramscope KV dtype names Ollama's cache types answer to (OLLAMA_KV_CACHE_TYPE: f16 / q8_0 / q4_0)
+_KV_NAMES = {"auto": "f16", "f16": "f16", "fp16": "f16", "float16": "f16", "q8_0": "q8_0", "q4_0": "q4_0"}
+
+
+def options_from_workload(wl, *, release: str | None = None, flash_attention: bool | None = None,
+                          gpu_overhead: int = 0, spread: bool = False) -> OllamaOptions:
+    """Ollama's options from an :class:`~vramscope.workload.Inference`: ``context`` → num_ctx (None:
+    Ollama's default), ``max(n_parallel, batch)`` → num_parallel (1: Ollama's default 1 of v0.10+),
+    ``kv_dtype`` → the cache type, ``n_gpu_layers`` → num_gpu."""
+    kv = _KV_NAMES.get(str(wl.kv_dtype).lower())
+    if kv is None:
+        raise VramscopeError(f"Ollama's KV cache types are f16, q8_0 and q4_0 (OLLAMA_KV_CACHE_TYPE); "
+                             f"--kv-dtype {wl.kv_dtype} is not one")
+    slots = max(wl.n_parallel, wl.batch)
+    return OllamaOptions(release=release or M.MODELLED_RELEASE, num_ctx=wl.context,
+                         parallel=slots if slots > 1 else None, kv_type=kv, flash_attention=flash_attention,
+                         num_gpu=-1 if wl.n_gpu_layers is None else wl.n_gpu_layers, gpu_overhead=gpu_overhead,
+                         spread=spread)
+
+
+def estimate_workload(spec, wl, gpu=None, **kw) -> OllamaResult:
+    """:func:`estimate_load` for a workload on ``wl.num_gpus`` copies of ``gpu`` (its usable memory
+    taken as the free memory Ollama sees; the driver reports a few hundred MiB less on a GPU that
+    also drives a display); no GPU: the CPU."""
+    opts = options_from_workload(wl, **kw)
+    free = [gpu.usable_bytes] * max(1, wl.num_gpus) if gpu is not None else []
+    library = "metal" if gpu is not None and getattr(gpu, "vendor", "") == "apple" else "rocm" if (
+        gpu is not None and getattr(gpu, "vendor", "") == "amd") else "cuda"
+    return estimate_load(spec, weights=wl.weights, opts=opts, gpu_free=free, library=library)

@@ -255,3 +255,13 @@ def test_granite4_hybrid_layers():
     d_in, heads = 2 * 256, 8
     conv = (d_in + 2 * 2 * 16) * 3
     assert ssm_state_bytes(spec, e=BF16) == 3 * (conv + heads * (d_in // heads) * 16) * BF16
+
+
+def test_falcon_h1_tiny_catalog_entry():
+    c = catalog_config("tiiuae__Falcon-H1-Tiny-90M-Base")
+    spec = spec_of("tiiuae__Falcon-H1-Tiny-90M-Base")
+    L = c["num_hidden_layers"]
+    assert kv_bytes_per_token(spec, kv_dtype="bf16") == L * 2 * c["num_key_value_heads"] * c["head_dim"] * BF16 == 12_288
+    conv = (c["mamba_d_ssm"] + 2 * c["mamba_n_groups"] * c["mamba_d_state"]) * (c["mamba_d_conv"] - 1)
+    state = c["mamba_n_heads"] * c["mamba_d_head"] * c["mamba_d_state"]
+    assert ssm_state_bytes(spec, e=BF16) == L * (conv + state) * BF16

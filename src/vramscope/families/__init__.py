@@ -2,8 +2,11 @@
 
 Supported families are listed in :data:`SUPPORTED`. A config whose ``model_type`` is unknown but
 which has the fields of a Llama-like decoder is read by a generic fallback that records what it
-assumed; anything else is an :class:`~vramscope.errors.UnsupportedModelError` naming the
-supported families.
+assumed (its KV figure is then a Llama-like guess); anything else is an
+:class:`~vramscope.errors.UnsupportedModelError` naming what is missing and the supported families.
+A config is only ever read as data: an ``auto_map`` (remote code) is named in the message, never run.
+What transformers itself defaults to for a model (attention implementation, load dtype) is in
+:mod:`.defaults`.
 """
 
 from __future__ import annotations

@@ -1,7 +1,9 @@
 """Decoder-only transformer families read from HF ``config.json``.
 
 Covers llama, mistral, qwen2, qwen3, gemma, gemma2, gemma3(_text), phi3, glm, glm4, chatglm,
-mixtral, qwen2_moe, qwen3_moe, gpt_oss and a generic Llama-like fallback. Each family is a
+mixtral, qwen2_moe, qwen3_moe, gpt_oss, starcoder2, olmo2, olmoe, granite, granitemoe(shared), cohere,
+cohere2 and a generic Llama-like fallback (GPT-2-lineage layouts are in ``classic.py``, hybrids in
+``hybrid.py``). Each family is a
 :class:`Style` (how its tensors are laid out, which defaults its transformers config class uses);
 :func:`build_decoder` turns a config plus a style into layers and a tensor inventory.
 

@@ -4,8 +4,8 @@ The graph is read from the source (``ast``), not by importing it: every ``import
 ``from … import`` of every module, function-level (lazy) imports included, relative imports resolved
 against the importing module's package. ``from pkg import name`` is an edge to ``pkg.name`` when that
 is a module, else to ``pkg`` (its ``__init__``). Imports under ``if TYPE_CHECKING:`` never run and are
-left out. The helpers (:func:`package_modules`, :func:`import_graph`, :func:`cycles`) are meant to
-be reused by further checks of the same graph.
+left out. The helpers (:func:`package_modules`, :func:`import_graph`, :func:`cycles`,
+:func:`private_imports`) are meant to be reused by further checks of the same graph.
 """
 
 from __future__ import annotations

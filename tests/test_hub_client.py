@@ -231,12 +231,19 @@ def test_a_stalled_hub_is_one_offline_error_within_the_budget(serve, capsys):
     assert server.requests, "the request went to the test's server"
 
 
-def test_a_stalled_hub_answers_the_cli_within_4_s(tmp_path, capsys):
+def test_a_stalled_hub_answers_the_cli_within_3_s_of_starting(tmp_path, capsys):
+    """The wait on the hub, beyond the time the same interpreter takes to start and import the CLI and
+    the hub client (measured just before, under the same load), is under 3 s: the machines running the
+    tests are shared, so a fixed wall-clock bound would measure the neighbours."""
     server = FakeHub("stall")
     try:
         env = {k: v for k, v in os.environ.items() if k not in ("HF_HUB_OFFLINE", "HF_TOKEN", hub.HUB_BUDGET_ENV)}
         env.update(HF_ENDPOINT=server.url, HF_HOME=str(tmp_path / "hf"), VRAMSCOPE_CACHE=str(tmp_path / "vs"),
                    PYTHONPATH=str(Path(__file__).resolve().parents[1] / "src"))
+        t = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "import huggingface_hub, httpx, vramscope.cli, vramscope.sources.hub"],
+                       env=env, capture_output=True, timeout=30, check=True)
+        startup = time.perf_counter() - t
         t = time.perf_counter()
         proc = subprocess.run([sys.executable, "-m", "vramscope", "info", REPO], env=env, capture_output=True,
                               text=True, timeout=30)
@@ -244,8 +251,9 @@ def test_a_stalled_hub_answers_the_cli_within_4_s(tmp_path, capsys):
     finally:
         server.close()
     with capsys.disabled():
-        print(f"\n[stalled hub, CLI subprocess] exit {proc.returncode} after {elapsed:.2f} s")
-    assert elapsed < 4, elapsed
+        print(f"\n[stalled hub, CLI subprocess] exit {proc.returncode} after {elapsed:.2f} s "
+              f"(start-up and imports {startup:.2f} s)")
+    assert elapsed - startup < 3, (elapsed, startup)
     assert proc.returncode == 2 and proc.stdout == ""
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and "did not answer within 2.5 s" in lines[0]

@@ -54,7 +54,7 @@ def test_violations_are_named_and_raise_an_invariant_error():
     assert "mystery: negative bytes (-5 B)" in problems
     assert any("mystery: band out of order" in p for p in problems) is False  # low = high = bytes when unset
     assert any(p.startswith("mystery: formula '2 × 3 B' multiplies out to 6 B") for p in problems)
-    wrong_fit = replace(est, details={**est.details, "fits": not est.fits})
+    wrong_fit = replace(est, fit=replace(est.fit, fits=not est.fits))
     assert any("fits is" in p for p in check_estimate(wrong_fit))
     with pytest.raises(InvariantError) as exc:
         assert_sound(bad)
@@ -137,7 +137,7 @@ def test_sglang_does_not_fit_when_its_rest_does_not():
 
 def test_sglang_refuses_to_start_without_a_pool():
     est = vramscope.estimate("meta-llama/Llama-3.1-70B", engine="sglang", gpu="RTX-4090")
-    assert est.component("KV cache (token pool)").bytes == 0 and est.fits is False
+    assert est.component("kv_cache").bytes == 0 and est.fits is False
     assert any("SGLang refuses to start" in a for a in est.assumptions)
 
 
@@ -152,7 +152,7 @@ def test_llamacpp_a_model_larger_than_the_gpu_does_not_fit(capsys):
 
 def test_llamacpp_cpu_only_says_what_fits_means():
     est = vramscope.estimate("5000B", engine="llamacpp", gpu="H100-SXM-80GB", n_gpu_layers=0)
-    assert est.component("weights").bytes == 0 and est.component("KV cache").bytes == 0
+    assert est.component("weights").bytes == 0 and est.component("kv_cache").bytes == 0
     assert est.fits is True  # the GPU holds the compute buffer and the context only …
     assert est.host_bytes > 5_000e9 * 2 * 0.99  # … and the weights are in host RAM, which the note says
     assert any(a.startswith("-ngl 0: every layer runs on the CPU") and "'fits' speaks of the GPU alone" in a
@@ -164,8 +164,8 @@ def test_llamacpp_batch_means_slots_and_several_gpus_are_refused():
     one = vramscope.estimate("meta-llama/Llama-3.1-8B", engine="llamacpp", context=4096)
     four = vramscope.estimate("meta-llama/Llama-3.1-8B", engine="llamacpp", context=4096, batch=4)
     per_cell = 32 * 8 * 128 * 2 * 2  # f16 K and V of 32 layers × 8 KV heads × 128
-    assert one.component("KV cache").bytes == 4096 * per_cell
-    assert four.component("KV cache").bytes == 4 * 4096 * per_cell
+    assert one.component("kv_cache").bytes == 4096 * per_cell
+    assert four.component("kv_cache").bytes == 4 * 4096 * per_cell
     assert four.details["n_ctx"] == 16384
     with pytest.raises(VramscopeError, match=r"gpus \(hf/vllm/sglang only\) does not apply to engine 'llamacpp'"):
         vramscope.estimate("meta-llama/Llama-3.1-8B", engine="llamacpp", gpus=2)
@@ -179,11 +179,11 @@ def test_llamacpp_batch_means_slots_and_several_gpus_are_refused():
 # --- no negative figure; clamps say so ------------------------------------------------------------------
 def test_vllm_without_room_for_kv_says_so_and_keeps_every_figure_non_negative():
     est = vramscope.estimate("meta-llama/Llama-3.1-70B", engine="vllm", gpu="RTX-4090")
-    kv = est.component("KV cache")
+    kv = est.component("kv_cache")
     assert kv.bytes == 0 and "vLLM refuses to start" in kv.note and est.fits is False
     budget = int(24 * GiB * 0.9)
-    short = est.component("weights").bytes + est.component("profile peak (activations)").bytes + est.component(
-        "non-torch allocations").bytes - budget
+    short = est.component("weights").bytes + est.component("profile_peak").bytes + est.component(
+        "non_torch_allocations").bytes - budget
     assert f"by {short / GiB:,.2f} GiB" in kv.note
     assert est.details["kv_capacity_tokens"] == 0 and est.details["num_gpu_blocks"] == 0
 
@@ -191,8 +191,8 @@ def test_vllm_without_room_for_kv_says_so_and_keeps_every_figure_non_negative():
 def test_hybrid_state_is_counted_once_and_concurrency_is_never_negative():
     jamba = "ai21labs/AI21-Jamba-1.5-Mini"
     est = vramscope.estimate(jamba, engine="vllm")  # no GPU: KV of the workload
-    assert est.component("KV cache").bytes == 1280 * 4 * 8 * 128 * 2 * 2  # 4 attention layers, 8 KV heads
-    state = est.component("recurrent state").bytes
+    assert est.component("kv_cache").bytes == 1280 * 4 * 8 * 128 * 2 * 2  # 4 attention layers, 8 KV heads
+    state = est.component("recurrent_state").bytes
     assert sum(c.bytes for c in est.components if c.category in ("kv_cache", "recurrent_state")) == (
         1280 * 16384 + state)
     on_4090 = vramscope.estimate(jamba, engine="vllm", gpu="RTX-4090")
@@ -210,17 +210,17 @@ def test_vllm_utilisation_near_one_leaves_no_room_for_the_graphs():
 def test_hf_kv_names_the_decode_copy_and_drops_it_without_decode():
     llama = "meta-llama/Llama-3.1-8B"
     per_token, layer = 131_072, 131_072 // 32
-    gen = vramscope.estimate(llama, context=8192).component("KV cache")
+    gen = vramscope.estimate(llama, context=8192).component("kv_cache")
     assert gen.bytes == 8192 * per_token + 8192 * layer  # + one layer's torch.cat copy in a decode step
     assert "+ 1 seq × 8,192 tokens × 4,096 B/token (one layer's K/V copied by DynamicCache's torch.cat" in gen.formula
-    prefill = vramscope.estimate(llama, prompt_len=8192, gen_len=0).component("KV cache")
+    prefill = vramscope.estimate(llama, prompt_len=8192, gen_len=0).component("kv_cache")
     assert prefill.bytes == 8192 * per_token and "torch.cat" not in prefill.formula
     for c in (gen, prefill):
         assert formula_problem(c.formula, c.bytes) is None
 
 
 def test_hf_gemma2_prefill_kv_shows_the_uncapped_bytes_per_token():
-    kv = vramscope.estimate("google/gemma-2-27b", context=8192).component("KV cache")
+    kv = vramscope.estimate("google/gemma-2-27b", context=8192).component("kv_cache")
     full = 46 * 16 * 128 * 2 * 2  # every layer, the sliding ones too, holds the prompt at the prefill
     assert kv.bytes == (8192 - 256) * full
     assert kv.formula.startswith("1 seq × 7,936 prompt tokens × 376,832 B/token (the prefill")
@@ -239,5 +239,5 @@ def test_offloaded_and_reference_weights_say_what_their_bytes_are():
     w = z3.component("weights")
     assert w.bytes == 0 and w.formula.startswith("offloaded to host RAM, none on the GPU")
     grpo = vramscope.estimate("Qwen/Qwen3-0.6B", method="full", rl="grpo", beta=0.1, tp=2, gpus=2)
-    ref = grpo.component("reference model")
+    ref = grpo.component("reference_model")
     assert ref.bytes == 2 * 596_049_920 // 2 and ref.formula.endswith("/ TP 2")

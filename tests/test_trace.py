@@ -143,7 +143,7 @@ def test_estimator_within_5_percent_of_the_trace(tr):
     full = tr.trace_training(TINY, extrapolate=False, optimizer_impl="forloop", **kw)
     spec = spec_from_config({**TINY, "torch_dtype": "bfloat16"}, model_id="tiny")
     est = estimate_training(spec, make_training(method="full", optimizer_impl="forloop", **kw))
-    mine = est.per_gpu_bytes - est.component("CUDA context").bytes - est.component("allocator slack").bytes
+    mine = est.per_gpu_bytes - est.component("cuda_context").bytes - est.component("allocator_slack").bytes
     assert mine == pytest.approx(full.peak_bytes, rel=0.05)
 
 

@@ -55,8 +55,9 @@ def estimate(model: str | ModelSpec, *, gpu: str | Any | None = None, gpu_memory
     ``gpus`` is a shorthand for ``tp``. Training takes the :class:`~vramscope.workload.Training`
     fields (method, precision, optimizer, batch, seq_len, grad_accum, grad_ckpt, attn, lora_rank,
     lora_targets, zero, fsdp, offload, tp, pp, dp, ep, cp, rl, num_generations, completion_len …);
-    there ``gpus`` is the total GPU count (data parallel = gpus / (tp·pp·cp)). With a GPU the estimate says whether it fits and, for vLLM,
-    the KV capacity; the speed estimate and the catalog GPUs that fit are in ``details``.
+    there ``gpus`` is the total GPU count (data parallel = gpus / (tp·pp·cp)). With a GPU the estimate says whether it fits
+    (``fit``) and, for vLLM / SGLang, the KV capacity (``kv``) and the speed estimate (``speed``); ``runs_on`` lists the
+    catalog GPUs that run it, computed when first read.
     """
     spec = _spec(model, active)
     if is_training(workload):
@@ -64,17 +65,25 @@ def estimate(model: str | ModelSpec, *, gpu: str | Any | None = None, gpu_memory
     wl = inference_workload(gpus, workload)
     g = resolve_gpu(gpu, gpu_memory)
     est = estimate_inference(spec, wl, g)
-    from . import solve
+    from dataclasses import replace
 
-    # which catalog GPUs run it, and how many (up to one 8-GPU node)
-    est.details["fits_on"] = [{"gpu": p.gpu.id, "count": p.count, "tp": p.tp, "pp": p.pp}
-                              for p in solve.fit_gpus(spec, wl, max_gpus=8)]
+    from .estimators.result import RunsOn
+
+    speed = None
     if g is not None:
-        from .estimators.speed import speed
+        from .estimators.speed import speed as roofline
 
         prompt = wl.prompt_len if wl.context is None else max(1, wl.tokens - wl.gen_len)
-        est.details["speed"] = speed(spec, est, g, batch=wl.batch, prompt=prompt, context=wl.tokens).to_dict()
-    return checked(est)
+        speed = roofline(spec, est, g, batch=wl.batch, prompt=prompt, context=wl.tokens)
+    return checked(replace(est, speed=speed, runs_on=RunsOn(lambda: _runs_on(spec, wl))))
+
+
+def _runs_on(spec: ModelSpec, wl: Inference) -> list:
+    """Which catalog GPUs run the inference workload, and how many (up to one 8-GPU node)."""
+    from . import solve
+    from .estimators.result import GPUCount
+
+    return [GPUCount(p.gpu.id, p.count, p.tp, p.pp) for p in solve.fit_gpus(spec, wl, max_gpus=8)]
 
 
 @dataclass(frozen=True)
@@ -165,12 +174,13 @@ def inference_workload(gpus: int | None, workload: dict[str, Any]) -> Inference:
     A field the chosen engine does not read (``gpu_memory_utilization`` for HF, ``n_gpu_layers`` for
     vLLM …) is refused, naming the engines that read it.
     """
-    from .workload import ENGINE_OPTIONS, inapplicable
+    from .estimators.engines import ENGINES, engine_options, inapplicable
 
     engine = workload.get("engine") or "hf"
     stray = inapplicable(engine, [k for k, v in workload.items() if v is not None])
-    if engine == "llamacpp" and isinstance(gpus, int) and not isinstance(gpus, bool) and gpus > 1:
-        stray = {"gpus": ENGINE_OPTIONS["tp"], **stray}
+    one_gpu = engine in ENGINES and ENGINES[engine].max_gpus == 1
+    if one_gpu and isinstance(gpus, int) and not isinstance(gpus, bool) and gpus > 1:
+        stray = {"gpus": engine_options()["tp"], **stray}
     if stray:
         raise VramscopeError(stray_message(engine, stray))
     given = {k for k, v in workload.items() if v is not None}
@@ -212,16 +222,24 @@ def estimate_training_workload(spec: ModelSpec, *, gpu=None, gpu_memory=None, gp
     tr = make_training(**workload)
     g = resolve_gpu(gpu, gpu_memory)
     est = (estimate_rl if tr.rl is not None else estimate_training)(spec, tr, g)
-    from . import hardware
+    from dataclasses import replace
 
-    need = est.per_gpu_bytes
+    from .estimators.result import RunsOn
     from .rules import training_rules
 
-    est.details["rules_of_thumb"] = training_rules(spec, tr, need, est.details.get("activations_bytes", 0))
-    est.details["fits_on"] = [{"gpu": x.id, "count": tr.num_gpus, "tp": tr.tp, "pp": tr.pp}
-                              for x in sorted(hardware.gpus(), key=lambda x: x.memory_bytes)
-                              if x.usable_bytes >= need]
-    return checked(est)
+    need = est.per_gpu_bytes
+    rules = training_rules(spec, tr, need, est.details.get("activations_bytes", 0))
+    return checked(replace(est, extra={**est.extra, "rules_of_thumb": rules},
+                           runs_on=RunsOn(lambda: _training_runs_on(tr, need))))
+
+
+def _training_runs_on(tr, need: int) -> list:
+    """Catalog GPUs whose usable memory holds the per-GPU figure, in the run's own layout (smallest first)."""
+    from . import hardware
+    from .estimators.result import GPUCount
+
+    return [GPUCount(x.id, tr.num_gpus, tr.tp, tr.pp) for x in sorted(hardware.gpus(), key=lambda x: x.memory_bytes)
+            if x.usable_bytes >= need]
 
 
 # === the one door for the presenters ================================================================

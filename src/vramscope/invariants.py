@@ -110,11 +110,11 @@ def _is_int(x: Any) -> bool:
 
 
 def _check_components(est, out: list[str]) -> None:
-    names = set()
+    keys = set()
     for c in est.components:
-        if c.name in names:
-            out.append(f"component {c.name!r} appears twice")
-        names.add(c.name)
+        if c.key in keys:
+            out.append(f"component {c.key!r} appears twice")
+        keys.add(c.key)
         for label, v in (("bytes", c.bytes), ("low", c.lo), ("high", c.hi)):
             if not _is_int(v):
                 out.append(f"{c.name}: {label} {v!r} is not a whole number of bytes")
@@ -154,15 +154,17 @@ def _walk(value: Any, path: str):
 
 
 def _check_details(est, out: list[str]) -> None:
-    d = est.details
+    # the parts computed on demand (the runs-on list: GPU counts) are left out: checking must not compute them
+    d = {**dict(est.legacy_details(lazy=False)), **dict(est.extra)}
     for path, v in _walk(d, ""):
         if v != v:
             out.append(f"details.{path} is not a number (NaN)")
         elif v < 0:
             out.append(f"details.{path} is negative ({v:,})")
-    by_name = {c.name: c.bytes for c in est.components}
-    if "kv_cache_bytes" in d and "KV cache" in by_name and d["kv_cache_bytes"] != by_name["KV cache"]:
-        out.append(f"details.kv_cache_bytes {d['kv_cache_bytes']:,} ≠ the KV cache component {by_name['KV cache']:,}")
+    by_key = {c.key: c.bytes for c in est.components}
+    pool = est.kv.kv_bytes if est.kv is not None else None
+    if pool is not None and "kv_cache" in by_key and pool != by_key["kv_cache"]:
+        out.append(f"kv.kv_bytes {pool:,} ≠ the KV cache component {by_key['kv_cache']:,}")
     phases, peak = d.get("phases"), d.get("peak_phase")
     if isinstance(phases, dict) and phases and peak is not None:
         if peak not in phases:
@@ -202,7 +204,7 @@ def _check_fits(est, out: list[str]) -> None:
         out.append(f"fits is {fits!r}, not true or false, with a GPU chosen")
         return
     usable = est.gpu.get("usable_bytes", est.gpu.get("memory_bytes"))
-    limit = est.details.get("fit_limit_bytes", usable)
+    limit = est.fit.limit_bytes if est.fit is not None else est.extra.get("fit_limit_bytes", usable)
     if limit != usable:
         out.append(f"fit_limit_bytes {limit:,} is not the GPU's usable memory {usable:,}")
     within = est.per_gpu_bytes <= usable
@@ -216,18 +218,18 @@ def _check_fits(est, out: list[str]) -> None:
         out.append(f"fits is {str(fits).lower()} but the {est.engine} rule ({why}) says {str(expected).lower()}")
 
 
-def _need(est, name: str, out: list[str]) -> int | None:
+def _need(est, key: str, out: list[str]) -> int | None:
     for c in est.components:
-        if c.name == name:
+        if c.key == key:
             return c.bytes
-    out.append(f"{est.engine} estimate without its {name!r} component")
+    out.append(f"{est.engine} estimate without its {key!r} component")
     return None
 
 
 def _vllm_fits(est, usable: int, out: list[str]) -> tuple[bool | None, str]:
     util = est.workload.get("gpu_memory_utilization")
-    parts = [_need(est, n, out) for n in ("weights", "profile peak (activations)", "non-torch allocations", "KV cache")]
-    needed = est.details.get("kv_bytes_needed")
+    parts = [_need(est, n, out) for n in ("weights", "profile_peak", "non_torch_allocations", "kv_cache")]
+    needed = est.kv.bytes_needed if est.kv is not None else None
     if None in parts or util is None or needed is None:
         return None, ""
     weights, peak, non_torch, kv = parts
@@ -241,14 +243,14 @@ def _vllm_fits(est, usable: int, out: list[str]) -> tuple[bool | None, str]:
 
 
 def _sglang_fits(est, usable: int, out: list[str]) -> tuple[bool | None, str]:
-    frac = est.details.get("mem_fraction_static")
+    frac = getattr(est.settings, "mem_fraction_static", None)
     weights = _need(est, "weights", out)
-    pool_c = _need(est, "KV cache (token pool)", out)
-    context = _need(est, "CUDA context", out)
-    needed = est.details.get("kv_bytes_needed")
+    pool_c = _need(est, "kv_cache", out)
+    context = _need(est, "cuda_context", out)
+    needed = est.kv.bytes_needed if est.kv is not None else None
     if None in (weights, pool_c, context) or frac is None or needed is None:
         if frac is None:
-            out.append("SGLang estimate without details.mem_fraction_static")
+            out.append("SGLang estimate without settings.mem_fraction_static")
         return None, ""
     pool = int(frac * (usable - context)) - weights
     if pool_c != max(0, pool):

@@ -7,6 +7,18 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .estimators.result import (
+    Fit,
+    GPUCount,
+    HFSettings,
+    KVCapacity,
+    LlamaCppSettings,
+    Placement,
+    SGLangSettings,
+    Speed,
+    VLLMSettings,
+)
+
 
 class ModelInfo(BaseModel):
     model_config = ConfigDict(extra="allow")
@@ -18,7 +30,8 @@ class ModelInfo(BaseModel):
 
 
 class ComponentDoc(BaseModel):
-    name: str
+    key: str = Field(description="stable snake_case identifier (weights, kv_cache, cuda_context …)")
+    name: str = Field(description="English display name")
     category: str
     bytes: int = Field(description="expected bytes on one GPU")
     low_bytes: int
@@ -32,6 +45,36 @@ class GPUDoc(BaseModel):
     id: str
     name: str
     memory_bytes: int
+
+
+class LegacyDetails(BaseModel):
+    """LEGACY view: the typed parts (``fit``, ``kv``, ``settings``, ``placement``, ``speed``, ``runs_on``)
+    under the flat paths scripts read before they were typed, plus the training / RL figures."""
+
+    model_config = ConfigDict(extra="allow")
+    fits: bool | None = None
+    fit_limit_bytes: int | None = None
+    kv_bytes_per_token: float | None = None
+    kv_bytes_needed: int | None = None
+    gpu_memory_budget_bytes: int | None = None
+    kv_cache_bytes: int | None = None
+    kv_capacity_tokens: int | None = None
+    num_gpu_blocks: int | None = None
+    max_concurrency: float | None = None
+    tokens_per_sequence: int | None = None
+    multimodal_tokens: int | None = None
+    max_num_batched_tokens: int | None = None
+    max_num_seqs: int | None = None
+    max_model_len: int | None = None
+    block_size: int | None = None
+    mem_fraction_static: float | None = None
+    chunked_prefill_size: int | None = None
+    n_ctx: int | None = None
+    n_gpu_layers: int | None = None
+    host_weight_bytes: int | None = None
+    host_kv_bytes: int | None = None
+    speed: Speed | None = None
+    fits_on: list[GPUCount] | None = None
 
 
 class EstimateDocument(BaseModel):
@@ -51,7 +94,14 @@ class EstimateDocument(BaseModel):
     components: list[ComponentDoc]
     gpu: GPUDoc | None
     fits: bool | None
-    details: dict[str, Any]
+    fit: Fit | None = Field(description="the verdict by the engine's rule (None without a GPU)")
+    kv: KVCapacity | None = Field(description="KV bytes per token and, for vLLM / SGLang with a GPU, the pool")
+    settings: HFSettings | VLLMSettings | SGLangSettings | LlamaCppSettings | None = Field(
+        description="the engine's settings as resolved (inference)")
+    placement: Placement | None = Field(description="what is kept in host RAM (llama.cpp -ngl)")
+    speed: Speed | None = Field(description="roofline speed estimate (inference with a GPU)")
+    runs_on: list[GPUCount] | None = Field(description="catalog GPUs that run the workload, with count and layout")
+    details: LegacyDetails
     assumptions: list[str]
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import InvariantError, VramscopeError
+from .estimators.engines import engine
 from .estimators.inference import estimate_inference
 from .estimators.result import Estimate
 from .estimators.sharding import TP_SIZES, tp_valid
@@ -48,7 +49,8 @@ def _largest(ok, lo: int, hi: int) -> int:
 
 
 def context_step(wl: Inference) -> int:
-    return {"vllm": wl.block_size, "llamacpp": 256}.get(wl.engine, 1)
+    """The engine's allocation unit of a sequence (the registry's: vLLM block, llama.cpp 256 cells, else 1)."""
+    return engine(wl.engine).context_step(wl)
 
 
 def max_context(spec: ModelSpec, wl: Inference, gpu) -> int:
@@ -116,16 +118,11 @@ class Placement:
                 "price_usd": self.price_usd, "rent_usd_per_hour": self.rent_usd_per_hour}
 
 
-# Engines whose memory per GPU does not depend on which GPU it is (vLLM and SGLang size their KV pool
-# from the GPU's memory, so they are estimated per GPU).
-_GPU_INDEPENDENT = ("hf", "llamacpp")
-
-
 def _layouts(spec: ModelSpec, wl: Inference, gpu, max_gpus: int, count: int | None = None, tp: int | None = None,
              pp: int | None = None) -> list[tuple[int, int, int]]:
     """(count, tp, pp) to try, fewest GPUs first, then TP over PP: TP within a node (default 8), then PP.
     ``count`` / ``tp`` / ``pp`` keep only the layouts with that GPU count / tensor / pipeline size."""
-    if wl.engine == "llamacpp":
+    if engine(wl.engine).max_gpus == 1:
         options = [(1, 1, 1)]  # modelled on one GPU (engines.llamacpp)
     else:
         per_node = getattr(gpu, "max_gpus_per_node", None) or 8
@@ -146,10 +143,12 @@ def min_gpus(spec: ModelSpec, wl: Inference, gpu, max_gpus: int = 64, _demand: d
     """Fewest GPUs of this kind that fit: tensor parallel first (within a node of 8), then pipeline.
 
     ``_demand`` (used by :func:`fit_gpus`) memoises the bytes per GPU of each layout for engines whose
-    figure does not depend on the GPU, so that 50 GPUs cost one estimate per layout, not 50.
+    figure does not depend on the GPU (the registry's ``gpu_dependent``), so that 50 GPUs cost one
+    estimate per layout, not 50.
     """
+    gpu_independent = not engine(wl.engine).gpu_dependent
     for n, t, p in _layouts(spec, wl, gpu, max_gpus, count, tp, pp):
-        if _demand is not None and wl.engine in _GPU_INDEPENDENT:
+        if _demand is not None and gpu_independent:
             if (t, p) not in _demand:
                 try:
                     _demand[t, p] = estimate_inference(spec, _layout_workload(wl, t, p)).per_gpu_bytes

@@ -157,33 +157,21 @@ class Inference(_Workload):
         return self.tp * self.pp
 
 
-# Which engine reads which Inference field (the others ignore it, so naming one for another engine is
-# refused rather than silently dropped). Fields not listed here apply to every engine.
-ENGINE_OPTIONS: dict[str, tuple[str, ...]] = {
-    "tp": ("hf", "vllm", "sglang"),
-    "pp": ("hf", "vllm", "sglang"),
-    "ep": ("hf", "vllm", "sglang"),
-    "gpu_memory_utilization": ("vllm",),
-    "max_num_batched_tokens": ("vllm",),
-    "block_size": ("vllm",),
-    "max_model_len": ("vllm", "sglang"),
-    "max_num_seqs": ("vllm", "sglang"),
-    "enforce_eager": ("vllm", "sglang"),
-    "mem_fraction_static": ("sglang",),
-    "n_gpu_layers": ("llamacpp",),
-    "n_batch": ("llamacpp",),
-    "n_ubatch": ("llamacpp",),
-    "flash_attn": ("llamacpp",),
-    "n_parallel": ("llamacpp",),
-    "kv_offload": ("llamacpp",),
-    "cache": ("hf",),
-    "attn_impl": ("hf",),
-}
-
-
+# Which engine reads which Inference field is each engine's fact: ``estimators.engines`` (the registry)
+# holds it. ``ENGINE_OPTIONS`` / ``inapplicable`` are kept here for the callers that import them.
 def inapplicable(engine: str, given) -> dict[str, tuple[str, ...]]:
-    """The fields in ``given`` that ``engine`` does not read, each with the engines that do."""
-    return {k: ENGINE_OPTIONS[k] for k in given if k in ENGINE_OPTIONS and engine not in ENGINE_OPTIONS[k]}
+    """The fields in ``given`` that ``engine`` does not read, each with the engines that do (the registry's)."""
+    from .estimators.engines import inapplicable as registry_inapplicable
+
+    return registry_inapplicable(engine, given)
+
+
+def __getattr__(name: str):
+    if name == "ENGINE_OPTIONS":
+        from .estimators.engines import engine_options
+
+        return engine_options()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def make_inference(**kwargs) -> Inference:

@@ -11,12 +11,11 @@ Constants and where they come from:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from .. import spec as S
 from ..units import MiB
 from ..workload import Inference
-from .kv import KVGroup, kv_groups, ssm_state_bytes
+from .kv import KVGroup, KVPolicy, kv_groups, ssm_state_bytes
 from .result import CONTEXT, Component
 from .sharding import check_layout
 from .weights import StagedWeights, staged_weights
@@ -29,7 +28,8 @@ CUDA_CONTEXT_HIGH = 700 * MiB
 def cuda_context() -> Component:
     return Component("CUDA context", CUDA_CONTEXT, "CUDA context + cuBLAS workspaces (lazy module loading)",
                      CONTEXT, CUDA_CONTEXT_LOW, CUDA_CONTEXT_HIGH,
-                     "torch/CUDA runtime before any tensor: 290–430 MiB measured, plus library workspaces")
+                     "torch/CUDA runtime before any tensor: 290–430 MiB measured, plus library workspaces",
+                     key="cuda_context")
 
 
 @dataclass
@@ -47,7 +47,6 @@ class Setup:
     encoder_tokens: int = 0
     encoder_item_tokens: int = 0  # longest single image / frame pair: eager attention is per item
     assumptions: list[str] = field(default_factory=list)
-    details: dict[str, Any] = field(default_factory=dict)
 
     @property
     def e_model(self) -> float:
@@ -65,14 +64,14 @@ def multimodal_tokens(spec: S.ModelSpec, wl: Inference) -> tuple[int, int, int, 
     return mm.llm_tokens, mm.encoder_tokens, mm.encoder_tokens_per_item, list(mm.assumptions)
 
 
-def setup(spec: S.ModelSpec, wl: Inference, *, weights: str | None = None, kv_engine: str | None = None) -> Setup:
-    engine = kv_engine or wl.engine
+def setup(spec: S.ModelSpec, wl: Inference, *, kv: KVPolicy, weights: str | None = None) -> Setup:
+    """The busiest GPU's layers, weights and KV groups (cached as the engine's ``kv`` policy says)."""
     check_layout(spec, wl.tp, wl.pp, wl.ep)
     sw = staged_weights(spec, weights if weights is not None else wl.weights, wl.tp, wl.pp, wl.ep)
     busiest = max(range(len(sw.stage_bytes)), key=lambda s: sw.stage_bytes[s])
     layer_ids = set(sw.stage_layers[busiest])
     layers = tuple(layer for layer in spec.layers if layer.index in layer_ids)
-    groups = kv_groups(spec, engine, wl.kv_dtype, wl.tp, layers)
+    groups = kv_groups(spec, kv, wl.kv_dtype, wl.tp, layers)
     state = ssm_state_bytes(spec, 2.0, wl.tp, layers)
     mm, enc, item, mm_notes = multimodal_tokens(spec, wl)
     return Setup(spec, wl, sw, layers, groups, state, wl.tokens + mm, mm, enc, item, list(spec.assumptions) + mm_notes)

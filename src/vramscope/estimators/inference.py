@@ -1,13 +1,12 @@
-"""Inference estimate: dispatch to the engine module and assemble the :class:`Estimate`."""
+"""Inference estimate: ask the engine registry for the engine's estimate and assemble the :class:`Estimate`."""
 
 from __future__ import annotations
 
-from importlib import import_module
 from typing import Any
 
-from ..errors import VramscopeError
 from ..spec import ModelSpec
-from ..workload import ENGINES, Inference
+from ..workload import Inference
+from .engines import engine
 from .result import Estimate
 
 
@@ -19,28 +18,23 @@ def _gpu_dict(gpu) -> dict[str, Any] | None:
 
 def estimate_inference(spec: ModelSpec, wl: Inference, gpu=None) -> Estimate:
     """Memory per GPU of serving ``spec`` as ``wl`` describes, on ``gpu`` (a hardware.GPU) if given."""
-    if wl.engine not in ENGINES:
-        raise VramscopeError(f"unknown engine {wl.engine!r}; use one of {', '.join(ENGINES)}")
-    engine = import_module(f".engines.{wl.engine}", __package__)
-    comps, s = engine.components(spec, wl, gpu)
-    details = dict(s.details)
-    host = int(details.pop("host_bytes", 0))
+    r = engine(wl.engine).estimate(spec, wl, gpu)  # estimators/engines/{hf,vllm,llamacpp,sglang}.py
     est = Estimate(
         model={"id": spec.id, "family": spec.family, "params_total": spec.params_total,
-               "params_active": spec.params_active, "weights_format": s.weights.format},
+               "params_active": spec.params_active, "weights_format": r.weights_format},
         mode="inference",
         engine=wl.engine,
         workload=wl.to_dict(),
-        components=tuple(comps),
+        components=r.components,
         num_gpus=wl.num_gpus,
         gpu=_gpu_dict(gpu),
-        assumptions=tuple(dict.fromkeys(s.assumptions)),
-        details=details,
-        host_bytes=host,
+        assumptions=tuple(dict.fromkeys(r.assumptions)),
+        host_bytes=r.host_bytes,
+        fit=r.fit,
+        kv=r.kv,
+        settings=r.settings,
+        placement=r.placement,
     )
-    if gpu is not None and "fits" not in est.details:
-        est.details["fits"] = est.per_gpu_bytes <= gpu.usable_bytes
-        est.details["fit_limit_bytes"] = gpu.usable_bytes
     from ..invariants import checked
 
     return checked(est)

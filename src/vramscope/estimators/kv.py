@@ -12,7 +12,7 @@ Per layer and token, on one GPU:
   4.x cached decompressed per-head K (nope + rope) and V, ``n_h · (d_qk + d_v) · e``
   (:func:`decompressed_mla_bytes_per_token`, the HF estimate's high band);
 * sliding-window layers hold at most the window, chunked layers at most the chunk (plus the batch
-  in flight for vLLM / llama.cpp, see :func:`tokens_held`);
+  in flight for vLLM / SGLang / llama.cpp, see :meth:`KVGroup.tokens_held`);
 * SSM layers hold a constant state per sequence (:func:`ssm_state_bytes`).
 """
 
@@ -24,7 +24,29 @@ from math import ceil
 from .. import spec as S
 from ..formats.kv_dtypes import kv_bytes_per_element
 
-LATENT_ENGINES = ("vllm", "sglang", "llamacpp", "hf")
+
+@dataclass(frozen=True)
+class KVPolicy:
+    """How an engine caches attention; each engine module owns its policy (``engines/*.py`` ``KV``).
+
+    ``latent_mla``: MLA layers cache the compressed latent (every engine today; transformers 4.x
+    cached decompressed K/V, :data:`engines.hf.KV_4X`). ``sliding_holds_batch``: sliding-window
+    layers keep ``window − 1 + chunk budget`` tokens (vLLM ``SlidingWindowSpec``, SGLang, llama.cpp
+    ``n_swa + n_ubatch``) rather than the window (HF's sliding caches).
+    """
+
+    name: str
+    latent_mla: bool = True
+    sliding_holds_batch: bool = False
+
+
+def _policy(policy: KVPolicy | str) -> KVPolicy:
+    """TRANSITIONAL: an engine name is looked up in the registry (the RL estimator still passes "hf")."""
+    if isinstance(policy, KVPolicy):
+        return policy
+    from .engines import ENGINES
+
+    return ENGINES[policy].kv
 
 
 @dataclass(frozen=True)
@@ -36,15 +58,15 @@ class KVGroup:
     bytes_per_token: float  # all layers of the group together
     window: int | None = None
 
-    def tokens_held(self, context: int, engine: str, *, chunk_budget: int = 0, block: int = 1) -> int:
+    def tokens_held(self, context: int, policy: KVPolicy | str, *, chunk_budget: int = 0, block: int = 1) -> int:
         """Tokens this group keeps per sequence at ``context`` tokens.
 
         vLLM keeps ``window − 1 + max_num_batched_tokens`` for sliding layers (``SlidingWindowSpec``)
         and ``chunk + max_num_batched_tokens`` for chunked ones; llama.cpp ``n_swa + n_ubatch``;
-        HF's sliding caches keep the window.
+        HF's sliding caches keep the window (``policy.sliding_holds_batch`` says which).
         """
         if self.kind == S.ATTN_SLIDING and self.window:
-            cap = self.window - 1 + chunk_budget if engine in ("vllm", "sglang", "llamacpp") else self.window
+            cap = self.window - 1 + chunk_budget if _policy(policy).sliding_holds_batch else self.window
             held = min(context, cap)
         elif self.kind == S.ATTN_CHUNKED and self.window:
             held = min(context, self.window + chunk_budget)
@@ -58,21 +80,21 @@ def decompressed_mla_bytes_per_token(attn: S.Attention, e: float, tp: int = 1) -
     return max(1, attn.num_heads // tp) * (attn.head_dim + attn.head_dim_v) * e
 
 
-def layer_kv_bytes_per_token(attn: S.Attention, engine: str, e: float, tp: int = 1) -> float:
-    """Bytes one attention layer caches per token on one GPU."""
-    if attn.kind == S.ATTN_MLA and engine in LATENT_ENGINES:
+def layer_kv_bytes_per_token(attn: S.Attention, policy: KVPolicy | str, e: float, tp: int = 1) -> float:
+    """Bytes one attention layer caches per token on one GPU (KV heads split over TP, at least one)."""
+    if attn.kind == S.ATTN_MLA and _policy(policy).latent_mla:
         return (attn.kv_lora_rank + attn.qk_rope_head_dim) * e
     if attn.kind == S.ATTN_MLA:
         return decompressed_mla_bytes_per_token(attn, e, tp)
     if attn.kind == S.ATTN_LINEAR:
         return 0.0
-    kv_heads = max(1, attn.num_kv_heads // tp) if engine != "llamacpp" else attn.num_kv_heads
-    return kv_heads * (attn.head_dim + attn.head_dim_v) * e
+    return max(1, attn.num_kv_heads // tp) * (attn.head_dim + attn.head_dim_v) * e
 
 
-def kv_groups(spec: S.ModelSpec, engine: str, kv_dtype: str = "auto", tp: int = 1,
+def kv_groups(spec: S.ModelSpec, policy: KVPolicy | str, kv_dtype: str = "auto", tp: int = 1,
               layers: tuple[S.Layer, ...] | None = None) -> list[KVGroup]:
     """Attention layers grouped by (kind, window) with their summed bytes per token."""
+    policy = _policy(policy)
     e = kv_bytes_per_element(kv_dtype, spec.dtype)
     groups: dict[tuple[str, int | None], list[float]] = {}
     for layer in layers if layers is not None else spec.layers:
@@ -81,30 +103,34 @@ def kv_groups(spec: S.ModelSpec, engine: str, kv_dtype: str = "auto", tp: int = 
             continue
         kind = attn.kind if attn.kind in (S.ATTN_SLIDING, S.ATTN_CHUNKED) else S.ATTN_FULL
         key = (kind, attn.window or attn.chunk)
-        groups.setdefault(key, []).append(layer_kv_bytes_per_token(attn, engine, e, tp))
+        groups.setdefault(key, []).append(layer_kv_bytes_per_token(attn, policy, e, tp))
     return [KVGroup(kind, len(v), sum(v), window) for (kind, window), v in groups.items()]
 
 
-def kv_bytes_per_token(spec: S.ModelSpec, engine: str = "vllm", kv_dtype: str = "auto", tp: int = 1) -> float:
+def kv_bytes_per_token(spec: S.ModelSpec, policy: KVPolicy | str = "vllm", kv_dtype: str = "auto",
+                       tp: int = 1) -> float:
     """Bytes per token over all attention layers, as if every layer held the token (no window cap)."""
-    return sum(g.bytes_per_token for g in kv_groups(spec, engine, kv_dtype, tp))
+    return sum(g.bytes_per_token for g in kv_groups(spec, policy, kv_dtype, tp))
 
 
-def kv_bytes_per_sequence(groups: list[KVGroup], context: int, engine: str, *, chunk_budget: int = 0,
+def kv_bytes_per_sequence(groups: list[KVGroup], context: int, policy: KVPolicy | str, *, chunk_budget: int = 0,
                           block: int = 1) -> float:
-    return sum(g.bytes_per_token * g.tokens_held(context, engine, chunk_budget=chunk_budget, block=block)
+    """KV bytes one sequence of ``context`` tokens holds: Σ groups of tokens held × bytes per token."""
+    policy = _policy(policy)
+    return sum(g.bytes_per_token * g.tokens_held(context, policy, chunk_budget=chunk_budget, block=block)
                for g in groups)
 
 
-def sequence_kv_formula(groups: list[KVGroup], context: int, engine: str, *, chunk_budget: int = 0,
+def sequence_kv_formula(groups: list[KVGroup], context: int, policy: KVPolicy | str, *, chunk_budget: int = 0,
                         block: int = 1) -> str:
     """The text of :func:`kv_bytes_per_sequence`: tokens held × bytes per token, per group of layers,
     e.g. ``1,280 tokens × 98,304 B/token (full layers) + 1,040 tokens × 32,768 B/token (sliding 1024)``."""
     from ..units import fmt_num
 
+    policy = _policy(policy)
     terms = []
     for g in groups:
-        held = g.tokens_held(context, engine, chunk_budget=chunk_budget, block=block)
+        held = g.tokens_held(context, policy, chunk_budget=chunk_budget, block=block)
         where = "" if len(groups) == 1 and g.kind == S.ATTN_FULL else (
             f" ({g.layers} {g.kind} layers" + (f", window {g.window}" if g.window else "") + ")")
         terms.append(f"{held:,} tokens × {fmt_num(g.bytes_per_token)} B/token{where}")

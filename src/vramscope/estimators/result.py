@@ -1,9 +1,28 @@
-"""Estimate results: named components (bytes, formula, band) and their totals. No formulas here."""
+"""Estimate results: named components (bytes, formula, band), their totals and the typed parts an
+estimator reports beside them. No formulas here.
+
+An :class:`Estimate` is immutable. Each part is set once, by its owner, when the estimate is made:
+
+* :class:`Fit` — whether it fits the GPU, decided by the engine's own rule (``engines/*.py``,
+  training: :meth:`Fit.within`);
+* :class:`KVCapacity` — bytes per token and, for vLLM / SGLang with a GPU, the KV pool they allocate;
+* the engine's resolved settings (:class:`HFSettings`, :class:`VLLMSettings`, :class:`SGLangSettings`,
+  :class:`LlamaCppSettings`);
+* :class:`Placement` — what stays in host RAM (llama.cpp ``-ngl``);
+* :class:`Speed` — the roofline estimate (``api.estimate``, with a GPU);
+* :class:`RunsOn` — the catalog GPUs that run it, computed only when asked (``api.estimate``).
+
+``Estimate.details`` is the *legacy* view: one flat mapping with the paths scripts read before the
+parts were typed (``details.fits``, ``details.kv_capacity_tokens``, ``details.fits_on`` …).
+"""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+import re
+from collections import ChainMap
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 # categories of components
@@ -15,13 +34,23 @@ ENGINE = "engine"
 CONTEXT = "cuda_context"
 ENCODER = "encoder"
 
+_NOT_KEY = re.compile(r"[^a-z0-9]+")
+
+
+def component_key(name: str) -> str:
+    """snake_case identifier of a display name: ``"KV cache (token pool)"`` → ``kv_cache_token_pool``.
+    Used only for components whose owner gives no ``key`` (the training estimators, until they do)."""
+    return _NOT_KEY.sub("_", name.lower()).strip("_")
+
 
 @dataclass(frozen=True)
 class Component:
     """One named share of GPU memory on one GPU, with the formula that produced it.
 
-    ``low`` / ``high`` bound the figure given what is not known exactly (allocator slack, engine
-    version, padding); ``bytes`` is the expected value.
+    ``key`` is the stable identifier code looks components up by (``weights``, ``kv_cache``,
+    ``cuda_context`` …); ``name`` is the English display text. ``low`` / ``high`` bound the figure
+    given what is not known exactly (allocator slack, engine version, padding); ``bytes`` is the
+    expected value.
     """
 
     name: str
@@ -31,6 +60,11 @@ class Component:
     low: int | None = None
     high: int | None = None
     note: str = ""
+    key: str = field(default="", kw_only=True)
+
+    def __post_init__(self) -> None:
+        if not self.key:
+            object.__setattr__(self, "key", component_key(self.name))
 
     @property
     def lo(self) -> int:
@@ -41,8 +75,8 @@ class Component:
         return self.bytes if self.high is None else self.high
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "category": self.category, "bytes": self.bytes, "low_bytes": self.lo,
-                "high_bytes": self.hi, "formula": self.formula, "note": self.note}
+        return {"key": self.key, "name": self.name, "category": self.category, "bytes": self.bytes,
+                "low_bytes": self.lo, "high_bytes": self.hi, "formula": self.formula, "note": self.note}
 
 
 def band(value: float, low: float, high: float) -> tuple[int, int, int]:
@@ -50,9 +84,224 @@ def band(value: float, low: float, high: float) -> tuple[int, int, int]:
     return int(value), int(value * low), int(value * high)
 
 
+# --- typed parts -------------------------------------------------------------------------------------
+def _present(part: Any) -> dict[str, Any]:
+    """The part's fields that are set (None left out)."""
+    return {f.name: getattr(part, f.name) for f in fields(part) if getattr(part, f.name) is not None}
+
+
+@dataclass(frozen=True)
+class Fit:
+    """Whether the per-GPU figure fits the chosen GPU, by the engine's rule (``rule`` says which)."""
+
+    limit_bytes: int  # the GPU's usable memory
+    fits: bool
+    rule: str = "per-GPU figure within the GPU's usable memory"
+
+    @classmethod
+    def within(cls, per_gpu_bytes: int, gpu) -> Fit | None:
+        """HF, llama.cpp, training and RL: the per-GPU figure within usable memory (None without a GPU)."""
+        if gpu is None:
+            return None
+        return cls(gpu.usable_bytes, per_gpu_bytes <= gpu.usable_bytes)
+
+    def legacy(self) -> dict[str, Any]:
+        return {"fits": self.fits, "fit_limit_bytes": self.limit_bytes}
+
+
+@dataclass(frozen=True)
+class KVCapacity:
+    """KV cache figures beside the KV component.
+
+    ``bytes_per_token``: every engine (over the layers on the busiest GPU). ``bytes_needed``: the
+    workload's KV (+ recurrent state) for vLLM / SGLang. The pool — vLLM's budget and blocks, SGLang's
+    token pool — only with a GPU: ``budget_bytes`` what the engine claims (vLLM ``int(usable × util)``,
+    SGLang ``mem_fraction_static × (usable − context)``), ``kv_bytes`` the pool, ``capacity_tokens``
+    the tokens it holds, ``num_blocks`` vLLM's blocks, ``max_concurrency`` sequences of
+    ``max_model_len`` tokens at once.
+    """
+
+    bytes_per_token: float
+    bytes_needed: int | None = None
+    budget_bytes: int | None = None
+    kv_bytes: int | None = None
+    capacity_tokens: int | None = None
+    num_blocks: int | None = None
+    max_concurrency: float | None = None
+
+    _LEGACY = {"bytes_per_token": "kv_bytes_per_token", "bytes_needed": "kv_bytes_needed",
+               "budget_bytes": "gpu_memory_budget_bytes", "kv_bytes": "kv_cache_bytes",
+               "capacity_tokens": "kv_capacity_tokens", "num_blocks": "num_gpu_blocks",
+               "max_concurrency": "max_concurrency"}
+
+    def legacy(self) -> dict[str, Any]:
+        return {self._LEGACY[k]: v for k, v in _present(self).items()}
+
+
+@dataclass(frozen=True)
+class HFSettings:
+    """transformers ``generate``: tokens per sequence (text + multimodal) and the multimodal share."""
+
+    tokens_per_sequence: int
+    multimodal_tokens: int
+
+    def legacy(self) -> dict[str, Any]:
+        return _present(self)
+
+
+@dataclass(frozen=True)
+class VLLMSettings:
+    """vLLM's scheduler settings as resolved (given, or its per-GPU defaults)."""
+
+    max_num_batched_tokens: int
+    max_num_seqs: int
+    max_model_len: int
+    block_size: int
+
+    def legacy(self) -> dict[str, Any]:
+        return _present(self)
+
+
+@dataclass(frozen=True)
+class SGLangSettings:
+    """SGLang's server settings as resolved (given, or chosen per GPU as its server_args does)."""
+
+    max_model_len: int
+    mem_fraction_static: float
+    chunked_prefill_size: int
+
+    def legacy(self) -> dict[str, Any]:
+        return _present(self)
+
+
+@dataclass(frozen=True)
+class LlamaCppSettings:
+    """llama.cpp: the context cells allocated and the layers offloaded (``-ngl``)."""
+
+    n_ctx: int
+    n_gpu_layers: int
+
+    def legacy(self) -> dict[str, Any]:
+        return _present(self)
+
+
+EngineSettings = HFSettings | VLLMSettings | SGLangSettings | LlamaCppSettings
+
+
+@dataclass(frozen=True)
+class Placement:
+    """What is kept in host RAM rather than on the GPU (llama.cpp layers and KV beyond ``-ngl``)."""
+
+    host_weight_bytes: int = 0
+    host_kv_bytes: int = 0
+
+    def legacy(self) -> dict[str, Any]:
+        return _present(self)
+
+
+@dataclass(frozen=True)
+class Speed:
+    """Roofline estimate of prefill time and decode throughput (not a measurement)."""
+
+    prefill_seconds: float | None
+    decode_tokens_per_s: float | None  # all sequences together
+    decode_tokens_per_s_per_seq: float | None
+    note: str = "roofline estimate, not a measurement"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class GPUCount:
+    """A catalog GPU, how many of them and the layout that runs the workload."""
+
+    gpu: str
+    count: int
+    tp: int
+    pp: int
+
+
+class RunsOn:
+    """The catalog GPUs that run the workload: computed the first time it is asked for, then kept."""
+
+    __slots__ = ("_compute", "_value")
+
+    def __init__(self, compute: Callable[[], list[GPUCount]]):
+        self._compute = compute
+        self._value: tuple[GPUCount, ...] | None = None
+
+    @property
+    def entries(self) -> tuple[GPUCount, ...]:
+        if self._value is None:
+            self._value = tuple(self._compute())
+            self._compute = None  # type: ignore[assignment]  # let go of the spec and workload
+        return self._value
+
+    def to_list(self) -> list[dict[str, Any]]:
+        return [asdict(x) for x in self.entries]
+
+    def __repr__(self) -> str:
+        return "RunsOn(…)" if self._value is None else f"RunsOn({len(self._value)} GPUs)"
+
+    def __reduce__(self):
+        """Pickled (to another process) as its computed entries: the closure does not travel."""
+        return (_runs_on_of, (self.entries,))
+
+
+def _runs_on_of(entries: tuple[GPUCount, ...]) -> RunsOn:
+    r = RunsOn(lambda: list(entries))
+    r.entries  # noqa: B018 - resolve at once
+    return r
+
+
+class _LegacyView(Mapping):
+    """The flat ``details`` mapping of the typed parts; the runs-on list is computed only on access."""
+
+    def __init__(self, values: dict[str, Any], lazy: dict[str, Callable[[], Any]]):
+        self._values = values
+        self._lazy = lazy
+
+    def __getitem__(self, key: str) -> Any:
+        if key in self._values:
+            return self._values[key]
+        if key in self._lazy:
+            return self._lazy[key]()
+        raise KeyError(key)
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._values
+        yield from (k for k in self._lazy if k not in self._values)
+
+    def __len__(self) -> int:
+        return len(self._values) + sum(k not in self._values for k in self._lazy)
+
+
+class _Frozen(Mapping):
+    """A read-only mapping that pickles (``MappingProxyType`` does not)."""
+
+    def __init__(self, values: Mapping[str, Any] | None = None):
+        self._values = dict(values or {})
+
+    def __getitem__(self, key: str) -> Any:
+        return self._values[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __repr__(self) -> str:
+        return f"_Frozen({self._values!r})"
+
+
+_FROZEN_EMPTY: Mapping[str, Any] = _Frozen()
+
+
 @dataclass(frozen=True)
 class Estimate:
-    """Memory of one workload on one GPU (the busiest one when the model is split)."""
+    """Memory of one workload on one GPU (the busiest one when the model is split), with its parts."""
 
     model: dict[str, Any]
     mode: str
@@ -62,8 +311,16 @@ class Estimate:
     num_gpus: int = 1
     gpu: dict[str, Any] | None = None
     assumptions: tuple[str, ...] = ()
-    details: dict[str, Any] = field(default_factory=dict)
     host_bytes: int = 0  # memory kept in host RAM (llama.cpp CPU layers, offloaded states)
+    fit: Fit | None = None
+    kv: KVCapacity | None = None
+    settings: EngineSettings | None = None
+    placement: Placement | None = None
+    speed: Speed | None = None
+    runs_on: RunsOn | None = field(default=None, compare=False)
+    # Untyped facts of the estimators whose parts are not typed yet (training / RL), read through
+    # ``details``. TRANSITIONAL: empty (and read-only) for inference.
+    extra: Mapping[str, Any] = field(default_factory=lambda: _FROZEN_EMPTY, compare=False)
 
     @property
     def per_gpu_bytes(self) -> int:
@@ -81,11 +338,12 @@ class Estimate:
     def total_bytes(self) -> int:
         return self.per_gpu_bytes * self.num_gpus
 
-    def component(self, name: str) -> Component:
+    def component(self, key: str) -> Component:
+        """The component with this ``key`` (``weights``, ``kv_cache`` …)."""
         for c in self.components:
-            if c.name == name:
+            if c.key == key:
                 return c
-        raise KeyError(name)
+        raise KeyError(key)
 
     def by_category(self) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -95,14 +353,32 @@ class Estimate:
 
     @property
     def fits(self) -> bool | None:
-        """Whether the per-GPU figure fits the chosen GPU (None when no GPU was chosen)."""
+        """Whether the estimate fits the chosen GPU by its engine's rule (None when no GPU was chosen)."""
+        if self.fit is not None:
+            return self.fit.fits
         if self.gpu is None:
             return None
-        limit = self.details.get("fit_limit_bytes", self.gpu["memory_bytes"])
-        return self.details.get("fits", self.per_gpu_bytes <= limit)
+        return self.extra.get("fits")  # TRANSITIONAL: training still writes its verdict into details
+
+    def legacy_details(self, *, lazy: bool = True) -> Mapping[str, Any]:
+        """The flat view of the parts under their old ``details`` paths (``lazy=False`` leaves out the
+        parts computed on demand, i.e. the runs-on list)."""
+        values: dict[str, Any] = {}
+        for part in (self.fit, self.kv, self.settings, self.placement):
+            if part is not None:
+                values.update(part.legacy())
+        if self.speed is not None:
+            values["speed"] = self.speed.to_dict()
+        later = {"fits_on": self.runs_on.to_list} if lazy and self.runs_on is not None else {}
+        return _LegacyView(values, later)
+
+    @property
+    def details(self) -> Mapping[str, Any]:
+        """LEGACY view: the parts under the flat paths of the old ``details`` dict (scripts read it)."""
+        return ChainMap(self.extra, self.legacy_details())  # type: ignore[arg-type]
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "model": self.model,
             "mode": self.mode,
             "engine": self.engine,
@@ -116,9 +392,30 @@ class Estimate:
             "components": [c.to_dict() for c in self.components],
             "gpu": self.gpu,
             "fits": self.fits,
-            "details": self.details,
+            "fit": asdict(self.fit) if self.fit is not None else None,
+            "kv": asdict(self.kv) if self.kv is not None else None,
+            "settings": asdict(self.settings) if self.settings is not None else None,
+            "placement": asdict(self.placement) if self.placement is not None else None,
+            "speed": self.speed.to_dict() if self.speed is not None else None,
+            "runs_on": self.runs_on.to_list() if self.runs_on is not None else None,
+            "details": dict(self.details),
             "assumptions": list(self.assumptions),
         }
+        return out
 
     def to_json(self, indent: int | None = 2) -> str:
         return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False)
+
+
+# TRANSITIONAL: the training / RL estimators still build estimates with ``details=`` and
+# ``dataclasses.replace(est, details=…)``; their dict becomes ``extra``. Removed once their parts are typed.
+_dataclass_init = Estimate.__init__
+
+
+def _init(self, *args: Any, details: Mapping[str, Any] | None = None, **kwargs: Any) -> None:
+    if details is not None:
+        kwargs["extra"] = {**dict(kwargs.get("extra") or {}), **details}
+    _dataclass_init(self, *args, **kwargs)
+
+
+Estimate.__init__ = _init  # type: ignore[method-assign]

@@ -13,26 +13,12 @@ measurements of this setup: vLLM and llama.cpp reach 60–85 % of peak bandwidth
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from ..spec import ModelSpec
-from .result import Estimate
+from .result import Estimate, Speed
 
 MFU_PREFILL = 0.5
 MFU_DECODE = 0.3
 BW_EFFICIENCY = 0.75
-
-
-@dataclass(frozen=True)
-class Speed:
-    prefill_seconds: float | None
-    decode_tokens_per_s: float | None  # all sequences together
-    decode_tokens_per_s_per_seq: float | None
-    note: str = "roofline estimate, not a measurement"
-
-    def to_dict(self) -> dict:
-        return {"prefill_seconds": self.prefill_seconds, "decode_tokens_per_s": self.decode_tokens_per_s,
-                "decode_tokens_per_s_per_seq": self.decode_tokens_per_s_per_seq, "note": self.note}
 
 
 def speed(spec: ModelSpec, est: Estimate, gpu, *, batch: int, prompt: int, context: int) -> Speed:
@@ -51,7 +37,7 @@ def speed(spec: ModelSpec, est: Estimate, gpu, *, batch: int, prompt: int, conte
         weights = weights * spec.params_active / spec.params_total  # only routed experts in use are read
     # KV bytes per token on this GPU: the engines report it per GPU already (a TP rank holds its share of
     # the KV heads), so it is not divided by TP again; every rank reads its share in the same step.
-    kv_per_token = est.details.get("kv_bytes_per_token", 0.0)
+    kv_per_token = est.kv.bytes_per_token if est.kv is not None else 0.0
     step_bytes = weights + batch * context * kv_per_token
     step = step_bytes / (gpu.bandwidth_gbs * 1e9 * BW_EFFICIENCY)
     if tflops:

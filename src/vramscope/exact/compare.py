@@ -39,9 +39,9 @@ if TYPE_CHECKING:
     from .result import TraceResult
 
 #: components of an estimate that are not torch tensors (absent from ``max_memory_allocated``)
-NOT_ALLOCATED = ("CUDA context", "allocator slack")
+NOT_ALLOCATED = ("cuda_context", "allocator_slack")
 #: the component that is outside ``max_memory_reserved`` too (the driver's, not the allocator's)
-NOT_RESERVED = ("CUDA context",)
+NOT_RESERVED = ("cuda_context",)
 
 #: comparison modes: name -> (predicted field, reference field) of :class:`AccuracyRow`
 MODES: dict[str, tuple[str, str]] = {
@@ -149,8 +149,8 @@ def run_estimate(case: Mapping[str, Any]) -> Estimate:
     return estimate_inference(spec, make_inference(**inference_workload(case)))
 
 
-def _component_bytes(est: Estimate, names: Iterable[str]) -> int:
-    return sum(c.bytes for c in est.components if c.name in set(names))
+def _component_bytes(est: Estimate, keys: Iterable[str]) -> int:
+    return sum(c.bytes for c in est.components if c.key in set(keys))
 
 
 def estimate_figures(est: Estimate) -> dict[str, int]:

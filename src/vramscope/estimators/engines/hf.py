@@ -14,20 +14,27 @@ from ...formats import get_format
 from ...units import fmt_gib, fmt_num
 from ...workload import Inference
 from ..common import cuda_context, layer_transient_bytes, qkvo_width, setup
-from ..kv import KVGroup, kv_bytes_per_sequence, kv_groups, sequence_kv_formula
-from ..result import ACTIVATIONS, KV, STATE, WEIGHTS, Component, band
+from ..kv import KVGroup, KVPolicy, kv_bytes_per_sequence, kv_groups, sequence_kv_formula
+from ..result import ACTIVATIONS, KV, STATE, WEIGHTS, Component, Fit, HFSettings, KVCapacity, band
+from .base import Engine, EngineResult
+
+#: transformers 5.x: MLA caches the compressed latent (``modeling_deepseek_v2.py``); sliding layers
+#: keep their window (``DynamicSlidingWindowLayer``)
+KV_POLICY = KVPolicy("hf")
+#: transformers 4.x cached MLA decompressed, per-head K and V (the KV component's high band)
+KV_4X = KVPolicy("hf-4.x", latent_mla=False)
 
 
-def components(spec, wl: Inference, gpu=None):
-    s = setup(spec, wl)
+def estimate(spec, wl: Inference, gpu=None) -> EngineResult:
+    s = setup(spec, wl, kv=KV_POLICY)
     b = wl.batch
     seq = s.tokens
     comps = [Component("weights", s.weights.per_gpu, f"Σ tensor bytes in {s.weights.format}, split over {wl.num_gpus} GPU(s)",
-                       WEIGHTS, note=f"{fmt_gib(s.weights.total)} for the whole model")]
-    kv_seq = kv_bytes_per_sequence(s.groups, seq, "hf")
+                       WEIGHTS, note=f"{fmt_gib(s.weights.total)} for the whole model", key="weights")]
+    kv_seq = kv_bytes_per_sequence(s.groups, seq, KV_POLICY)
     prompt = max(1, seq - wl.gen_len)  # tokens in the prefill forward (multimodal tokens included)
     if s.groups:
-        layout = sequence_kv_formula(s.groups, seq, "hf")
+        layout = sequence_kv_formula(s.groups, seq, KV_POLICY)
         # DynamicCache.update concatenates in every decode step (torch.cat): one layer's old and new
         # K/V coexist briefly. The prefill stores the prompt's K/V without a copy (an empty layer takes
         # the states as they are), so with no decode step (gen_len 0) there is no such copy.
@@ -54,13 +61,14 @@ def components(spec, wl: Inference, gpu=None):
         text += f" — {wl.cache} cache"
         if any(layer.attention is not None and layer.attention.kind == S.ATTN_MLA for layer in s.layers):
             # transformers 4.x cached MLA decompressed (per-head K and V): the high band
-            old = kv_groups(spec, "hf-4.x", wl.kv_dtype, wl.tp, s.layers)
-            hi = max(hi, int(kv_bytes_per_sequence(old, seq, "hf") * b))
+            old = kv_groups(spec, KV_4X, wl.kv_dtype, wl.tp, s.layers)
+            hi = max(hi, int(kv_bytes_per_sequence(old, seq, KV_4X) * b))
             text += "; MLA latent as transformers 5 caches it (4.x: decompressed K/V, the high band)"
-        comps.append(Component("KV cache", exp, text, KV, lo, hi))
+        comps.append(Component("KV cache", exp, text, KV, lo, hi, key="kv_cache"))
     if s.state_per_seq:
         comps.append(Component("recurrent state", int(s.state_per_seq * b),
-                               f"{b} seq × {fmt_num(s.state_per_seq)} B (conv + SSM state, constant in context)", STATE))
+                               f"{b} seq × {fmt_num(s.state_per_seq)} B (conv + SSM state, constant in context)", STATE,
+                               key="recurrent_state"))
     e = _compute_bytes(spec, wl)
     if wl.attn_impl == "eager":
         act = max(layer_transient_bytes(spec, s.layers, b * prompt, e=e),
@@ -70,11 +78,12 @@ def components(spec, wl: Inference, gpu=None):
         act = layer_transient_bytes(spec, s.layers, b * prompt, e=e)
     exp, lo, hi = band(act, 0.7, 1.6)
     comps.append(Component("prefill activations", exp, f"one layer's transients over {b}×{prompt} prompt tokens "
-                           f"({wl.attn_impl} attention)", ACTIVATIONS, lo, hi))
+                           f"({wl.attn_impl} attention)", ACTIVATIONS, lo, hi,
+                           key="prefill_activations"))
     logits = b * spec.vocab_size * (2 + 4)
     comps.append(Component("logits", logits, f"{b} × V {spec.vocab_size} × (2 B bf16 + 4 B fp32 copy), logits_to_keep=1",
                            ACTIVATIONS, logits, b * prompt * spec.vocab_size * 6,
-                           "high band: older transformers computed logits for every prompt token"))
+                           "high band: older transformers computed logits for every prompt token", key="logits"))
     if s.encoder_tokens:
         from ..multimodal import vision_encoder_activation_bytes
 
@@ -82,15 +91,16 @@ def components(spec, wl: Inference, gpu=None):
         enc = vision_encoder_activation_bytes(encoder, s.encoder_tokens, 2, item_tokens=s.encoder_item_tokens or None,
                                               attn="eager" if wl.attn_impl == "eager" else "sdpa")
         comps.append(Component("vision encoder activations", int(enc), f"ViT forward over {s.encoder_tokens} patches",
-                               ACTIVATIONS, int(enc * 0.7), int(enc * 1.5)))
+                               ACTIVATIONS, int(enc * 0.7), int(enc * 1.5), key="vision_encoder_activations"))
     dynamic = sum(c.bytes for c in comps if c.category in (KV, ACTIVATIONS))
     comps.append(Component("allocator slack", int(0.05 * dynamic), "≈5% of KV + activations (reserved − allocated)",
                            "allocator", 0, int(0.2 * dynamic),
-                           "PyTorch caching allocator rounding and fragmentation: 0–20% (c10 CUDACachingAllocator)"))
+                           "PyTorch caching allocator rounding and fragmentation: 0–20% (c10 CUDACachingAllocator)",
+                           key="allocator_slack"))
     comps.append(cuda_context())
-    s.details.update({"kv_bytes_per_token": kv_seq / max(seq, 1), "tokens_per_sequence": seq,
-                      "multimodal_tokens": s.mm_tokens})
-    return comps, s
+    return EngineResult(tuple(comps), s.weights.format, tuple(s.assumptions),
+                        Fit.within(sum(c.bytes for c in comps), gpu),  # HF's rule: the figure within the GPU
+                        KVCapacity(kv_seq / max(seq, 1)), HFSettings(seq, s.mm_tokens))
 
 
 def _compute_dtype(spec, wl: Inference) -> str:
@@ -149,3 +159,7 @@ def _prefill_kv_bytes(groups: list[KVGroup], prompt: int) -> float:
     """KV bytes per sequence at the end of the prefill: every layer, sliding ones included, holds the
     prompt's storage (see the KV component)."""
     return sum(g.bytes_per_token for g in groups) * prompt
+
+
+ENTRY = Engine("hf", estimate, context_step=lambda wl: 1, gpu_dependent=False, kv=KV_POLICY,
+                options=("tp", "pp", "ep", "cache", "attn_impl"))

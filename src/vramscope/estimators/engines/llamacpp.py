@@ -21,22 +21,26 @@ from ...formats.kv_dtypes import kv_bytes_per_element
 from ...units import fmt_gib, fmt_num
 from ...workload import Inference
 from ..common import cuda_context, setup, widest_mlp
-from ..kv import layer_kv_bytes_per_token, ssm_state_bytes
-from ..result import ACTIVATIONS, KV, STATE, WEIGHTS, Component
+from ..kv import KVPolicy, layer_kv_bytes_per_token, ssm_state_bytes
+from ..result import ACTIVATIONS, KV, STATE, WEIGHTS, Component, Fit, KVCapacity, LlamaCppSettings, Placement
+from .base import Engine, EngineResult
 
-PAD = 256
+PAD = 256  # n_ctx and sliding cells are padded to 256 (llama_context: GGML_PAD(n_ctx, 256)); the context step
+
+#: MLA caches the 576-wide latent; a sliding layer keeps ``n_swa + n_ubatch`` cells per slot
+KV_POLICY = KVPolicy("llamacpp", sliding_holds_batch=True)
 
 
 def _pad(n: int) -> int:
     return ceil(n / PAD) * PAD
 
 
-def components(spec, wl: Inference, gpu=None):
+def estimate(spec, wl: Inference, gpu=None) -> EngineResult:
     if wl.tp > 1 or wl.pp > 1 or wl.ep > 1:
         raise VramscopeError("llama.cpp is modelled on one GPU (its --split-mode over several GPUs is not); "
                              "drop --tp/--pp/--ep/--gpus and use -ngl to split layers between the GPU and the host")
     weights = wl.weights
-    s = setup(spec, wl, weights=weights)
+    s = setup(spec, wl, kv=KV_POLICY, weights=weights)
     if weights is None and spec.source != "gguf":
         s.assumptions.append(f"weights as stored ({s.weights.format}); pass --weights Q4_K_M etc. for a GGUF quant")
     n_layer = spec.num_layers
@@ -64,7 +68,7 @@ def components(spec, wl: Inference, gpu=None):
         a = layer.attention
         if a is None:
             continue
-        per_tok = layer_kv_bytes_per_token(a, "llamacpp", e)
+        per_tok = layer_kv_bytes_per_token(a, KV_POLICY, e)
         cells = _pad(min(n_ctx, a.window * slots + wl.n_ubatch)) if a.kind == S.ATTN_SLIDING and a.window else n_ctx
         if layer.index >= first_gpu and wl.kv_offload:
             kv_gpu += per_tok * cells
@@ -89,17 +93,15 @@ def components(spec, wl: Inference, gpu=None):
     kv_text = (kv_text or "0 B: no layer's KV on the GPU") + f" — n_ctx {n_ctx} for {slots} slot(s), type {wl.kv_dtype}"
     comps = [
         Component("weights", gpu_bytes, f"GGUF tensors of {min(ngl, n_layer)}/{n_layer} layers"
-                  + (" + output" if ngl > n_layer else "") + f" ({s.weights.format}); token_embd on host", WEIGHTS),
-        Component("KV cache", int(kv_gpu), kv_text, KV),
+                  + (" + output" if ngl > n_layer else "") + f" ({s.weights.format}); token_embd on host", WEIGHTS, key="weights"),
+        Component("KV cache", int(kv_gpu), kv_text, KV, key="kv_cache"),
     ]
     if state:
-        comps.append(Component("recurrent state", int(state), f"{slots} slot(s) × f32 conv + SSM state", STATE))
+        comps.append(Component("recurrent state", int(state), f"{slots} slot(s) × f32 conv + SSM state", STATE,
+                               key="recurrent_state"))
     comps.append(Component("compute buffer", int(compute), compute_text, ACTIVATIONS, int(compute * 0.6),
-                           int(compute * 1.5)))
+                           int(compute * 1.5), key="compute_buffer"))
     comps.append(cuda_context())
-    s.details.update({"n_ctx": n_ctx, "n_gpu_layers": ngl, "host_weight_bytes": host_bytes, "host_kv_bytes": int(kv_host),
-                      "kv_bytes_per_token": sum(g.bytes_per_token for g in s.groups)})
-    s.details["host_bytes"] = host_bytes + int(kv_host)
     on_gpu_layers = min(ngl, n_layer)
     if on_gpu_layers == 0:
         s.assumptions.append(f"-ngl 0: every layer runs on the CPU — all weights and the KV cache are in host RAM "
@@ -109,4 +111,11 @@ def components(spec, wl: Inference, gpu=None):
         s.assumptions.append(f"-ngl {ngl}: {on_gpu_layers} of {n_layer} layers on the GPU; "
                              f"{fmt_gib(host_bytes + kv_host)} of weights and KV stay in host RAM, and 'fits' speaks "
                              "of the GPU alone")
-    return comps, s
+    return EngineResult(tuple(comps), s.weights.format, tuple(s.assumptions),
+                        Fit.within(sum(c.bytes for c in comps), gpu),  # 'fits' speaks of the GPU alone
+                        KVCapacity(sum(g.bytes_per_token for g in s.groups)), LlamaCppSettings(n_ctx, ngl),
+                        Placement(host_bytes, int(kv_host)), host_bytes + int(kv_host))
+
+
+ENTRY = Engine("llamacpp", estimate, context_step=lambda wl: PAD, gpu_dependent=False, kv=KV_POLICY,
+                options=("n_gpu_layers", "n_batch", "n_ubatch", "flash_attn", "n_parallel", "kv_offload"), max_gpus=1)

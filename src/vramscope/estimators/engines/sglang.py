@@ -29,13 +29,17 @@ from math import ceil
 from ...units import GiB, MiB, fmt_gib, fmt_num
 from ...workload import Inference
 from ..common import cuda_context, setup
-from ..kv import kv_bytes_per_sequence, sequence_kv_formula
-from ..result import ACTIVATIONS, ENGINE, KV, STATE, WEIGHTS, Component
+from ..kv import KVPolicy, kv_bytes_per_sequence, sequence_kv_formula
+from ..result import ACTIVATIONS, ENGINE, KV, STATE, WEIGHTS, Component, Fit, KVCapacity, SGLangSettings
+from .base import Engine, EngineResult
 from .vllm import CUDA_GRAPHS, profile_peak
 
 FALLBACK_FRACTION = 0.88  # SGLang's value when it cannot read the GPU's memory
 FALLBACK_CHUNKED_PREFILL = 4096
 FALLBACK_GRAPH_MAX_BS = 160
+
+#: MLA caches the latent; a sliding layer keeps ``window − 1 + chunked_prefill_size`` tokens
+KV_POLICY = KVPolicy("sglang", sliding_holds_batch=True)
 
 
 def server_defaults(gpu, tp: int = 1, pp: int = 1) -> tuple[int, int, float]:
@@ -60,25 +64,28 @@ def server_defaults(gpu, tp: int = 1, pp: int = 1) -> tuple[int, int, float]:
     return chunk, max_bs, round((mem - reserved) / mem, 3)
 
 
-def components(spec, wl: Inference, gpu=None):
-    s = setup(spec, wl, kv_engine="sglang")
+def estimate(spec, wl: Inference, gpu=None) -> EngineResult:
+    s = setup(spec, wl, kv=KV_POLICY)
     chunk, _, default_frac = server_defaults(gpu, wl.tp, wl.pp)
     frac = wl.mem_fraction_static or default_frac
     if wl.mem_fraction_static is None:
         s.assumptions.append(f"mem_fraction_static = {frac} and chunked_prefill_size = {chunk}, as SGLang picks them "
                              + (f"for {gpu.id}" if gpu is not None else "when it cannot read the GPU's memory"))
     max_len = wl.max_model_len or s.tokens
-    kv_seq = kv_bytes_per_sequence(s.groups, max_len, "sglang", chunk_budget=chunk)
+    kv_seq = kv_bytes_per_sequence(s.groups, max_len, KV_POLICY, chunk_budget=chunk)
     per_seq = kv_seq + s.state_per_seq
     per_token = sum(g.bytes_per_token for g in s.groups)
     peak = int(profile_peak(spec, s.layers, chunk, wl.max_num_seqs or 256, wl.tp, floor=0))
-    comps = [Component("weights", s.weights.per_gpu, f"Σ tensor bytes in {s.weights.format} / TP {wl.tp}", WEIGHTS)]
+    comps = [Component("weights", s.weights.per_gpu, f"Σ tensor bytes in {s.weights.format} / TP {wl.tp}", WEIGHTS,
+                       key="weights")]
     needed = ceil(per_seq * wl.batch)
     context = cuda_context()
     pool = None
+    kv = KVCapacity(per_token, needed)
     if gpu is not None:
         free = gpu.usable_bytes - context.bytes
-        pool = int(frac * free) - s.weights.per_gpu
+        budget = int(frac * free)
+        pool = budget - s.weights.per_gpu
         short = ""
         if pool <= 0:
             short = (f"no token pool: the weights exceed mem_fraction_static × free memory by {fmt_gib(-pool)} "
@@ -86,25 +93,31 @@ def components(spec, wl: Inference, gpu=None):
             s.assumptions.append(short)
         comps.append(Component("KV cache (token pool)", max(0, pool),
                                f"mem_fraction_static {frac} × ({fmt_gib(gpu.usable_bytes)} − CUDA context) − weights",
-                               KV, note=short))
-        s.details.update({"kv_capacity_tokens": int(pool // per_token) if per_token and pool > 0 else 0,
-                          "fit_limit_bytes": gpu.usable_bytes,
-                          "max_concurrency": pool / per_seq if per_seq and pool > 0 else 0})
+                               KV, note=short, key="kv_cache"))
+        kv = KVCapacity(per_token, needed, budget_bytes=budget, kv_bytes=max(0, pool),
+                        capacity_tokens=int(pool // per_token) if per_token and pool > 0 else 0,
+                        max_concurrency=pool / per_seq if per_seq and pool > 0 else 0)
     else:
         comps.append(Component("KV cache (token pool)", int(kv_seq * wl.batch), f"{wl.batch} seq × ("
-                               + sequence_kv_formula(s.groups, max_len, "sglang", chunk_budget=chunk) + ")", KV))
+                               + sequence_kv_formula(s.groups, max_len, KV_POLICY, chunk_budget=chunk) + ")", KV,
+                               key="kv_cache"))
         if s.state_per_seq:
             comps.append(Component("recurrent state", int(s.state_per_seq * wl.batch),
-                                   f"{wl.batch} seq × {fmt_num(s.state_per_seq)} B", STATE))
+                                   f"{wl.batch} seq × {fmt_num(s.state_per_seq)} B", STATE, key="recurrent_state"))
     comps.append(Component("activations", peak, f"chunked prefill of {chunk} tokens: logits + sampler",
-                           ACTIVATIONS, int(peak * 0.7), int(peak * 1.3)))
+                           ACTIVATIONS, int(peak * 0.7), int(peak * 1.3), key="activations"))
     comps.append(Component("CUDA graphs", 0 if wl.enforce_eager else CUDA_GRAPHS, "captured decode batches", ENGINE,
-                           0, 0 if wl.enforce_eager else 2 * GiB))
+                           0, 0 if wl.enforce_eager else 2 * GiB, key="cuda_graphs"))
     comps.append(context)
+    fit = None
     if pool is not None:
         # SGLang's rule: a positive pool that holds the workload's KV, and room beside it for the
         # activations, graphs and context
-        s.details["fits"] = pool > 0 and pool >= needed and sum(c.bytes for c in comps) <= gpu.usable_bytes
-    s.details.update({"kv_bytes_per_token": per_token, "max_model_len": max_len, "mem_fraction_static": frac,
-                      "chunked_prefill_size": chunk, "kv_bytes_needed": needed})
-    return comps, s
+        fit = Fit(gpu.usable_bytes, pool > 0 and pool >= needed and sum(c.bytes for c in comps) <= gpu.usable_bytes,
+                  "SGLang: a positive token pool holding the workload's KV; the rest within the GPU")
+    return EngineResult(tuple(comps), s.weights.format, tuple(s.assumptions), fit, kv,
+                        SGLangSettings(max_len, frac, chunk))
+
+
+ENTRY = Engine("sglang", estimate, context_step=lambda wl: 1, gpu_dependent=True, kv=KV_POLICY,
+                options=("tp", "pp", "ep", "max_model_len", "max_num_seqs", "enforce_eager", "mem_fraction_static"))

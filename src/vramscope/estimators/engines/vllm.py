@@ -34,13 +34,18 @@ from ... import spec as S
 from ...units import GiB, fmt_gib, fmt_num
 from ...workload import Inference
 from ..common import cuda_context, setup
-from ..kv import kv_bytes_per_sequence, sequence_kv_formula
-from ..result import ACTIVATIONS, ENGINE, KV, STATE, WEIGHTS, Component
+from ..kv import KVPolicy, kv_bytes_per_sequence, sequence_kv_formula
+from ..result import ACTIVATIONS, ENGINE, KV, STATE, WEIGHTS, Component, Fit, KVCapacity, VLLMSettings
+from .base import Engine, EngineResult
 
 PROFILE_FLOOR = int(0.35 * GiB)  # calibrated, see the module docstring
 NON_TORCH_TP1 = int(0.13 * GiB)
 NON_TORCH_TPN = int(0.54 * GiB)
 CUDA_GRAPHS = int(0.3 * GiB)  # measured −0.88 … +1.03 GiB (llm-d), 2.02 GiB for a large capture set (vllm #14286)
+
+#: MLA caches the latent (``MLAAttentionSpec``); a sliding layer keeps ``window − 1 + max_num_batched_tokens``
+#: tokens (``SlidingWindowSpec.max_memory_usage_bytes``)
+KV_POLICY = KVPolicy("vllm", sliding_holds_batch=True)
 
 
 def batch_defaults(gpu) -> tuple[int, int]:
@@ -104,8 +109,8 @@ def mxfp4_moe_padding(weights, wl: Inference, gpu) -> tuple[int, str]:
                         f"(+{fmt_gib(int(extra))} per GPU; vLLM mxfp4.py create_weights)")
 
 
-def components(spec, wl: Inference, gpu=None):
-    s = setup(spec, wl)
+def estimate(spec, wl: Inference, gpu=None) -> EngineResult:
+    s = setup(spec, wl, kv=KV_POLICY)
     t_def, s_def = batch_defaults(gpu)
     t = wl.max_num_batched_tokens or t_def
     n_seqs = wl.max_num_seqs or s_def
@@ -121,21 +126,23 @@ def components(spec, wl: Inference, gpu=None):
         s.assumptions.append(pad_note)
     peak = int(profile_peak(spec, s.layers, t, n_seqs, wl.tp))
     non_torch = NON_TORCH_TP1 if wl.num_gpus == 1 else NON_TORCH_TPN
-    kv_seq = kv_bytes_per_sequence(s.groups, max_len, "vllm", chunk_budget=t, block=block)
+    kv_seq = kv_bytes_per_sequence(s.groups, max_len, KV_POLICY, chunk_budget=t, block=block)
     per_seq = kv_seq + s.state_per_seq  # hybrid models keep their recurrent state in the same pool
     full_per_token = sum(g.bytes_per_token for g in s.groups)
     comps = [
         Component("weights", weights, f"Σ tensor bytes in {s.weights.format} / TP {wl.tp} (PP {wl.pp})"
                   + (f" + {fmt_gib(pad)} MXFP4 MoE padding" if pad else ""), WEIGHTS,
-                  note=f"{fmt_gib(s.weights.total)} for the whole model"),
+                  note=f"{fmt_gib(s.weights.total)} for the whole model", key="weights"),
         Component("profile peak (activations)", peak,
                   f"max(T·V·2 + S·V·4, MLP) + 0.35 GiB with T={t}, S={n_seqs}, V={spec.vocab_size}", ACTIVATIONS,
-                  int(peak * 0.9), int(peak * 1.15), "calibrated on measured H100 rows (module docstring)"),
+                  int(peak * 0.9), int(peak * 1.15), "calibrated on measured H100 rows (module docstring)",
+                  key="profile_peak"),
         Component("non-torch allocations", non_torch, "NCCL / driver allocations seen by the profiler", ENGINE,
-                  int(non_torch * 0.5), int(non_torch * 2)),
+                  int(non_torch * 0.5), int(non_torch * 2), key="non_torch_allocations"),
     ]
     needed_kv = ceil(per_seq * wl.batch)
     available = None
+    kv = KVCapacity(full_per_token, needed_kv)
     if gpu is not None:
         budget = int(gpu.usable_bytes * wl.gpu_memory_utilization)
         available = budget - weights - peak - non_torch
@@ -147,36 +154,38 @@ def components(spec, wl: Inference, gpu=None):
                      f"{fmt_gib(-available)} (vLLM refuses to start)")
             s.assumptions.append(short)
         comps.append(Component("KV cache", kv_fill, f"util {wl.gpu_memory_utilization} × {fmt_gib(gpu.usable_bytes)} − weights − peak − non-torch",
-                               KV, note=short or "vLLM pre-allocates all of it as blocks"))
+                               KV, note=short or "vLLM pre-allocates all of it as blocks", key="kv_cache"))
         bytes_per_block = full_per_token * block
         num_blocks = int(available // bytes_per_block) if bytes_per_block and available > 0 else 0
         capacity = num_blocks * block
         blocks_per_seq = ceil(max_len / block)
-        s.details.update({
-            "gpu_memory_budget_bytes": budget,
-            "kv_cache_bytes": kv_fill,
-            "kv_capacity_tokens": capacity,
-            "num_gpu_blocks": num_blocks,
-            "max_concurrency": (num_blocks / blocks_per_seq) if blocks_per_seq else None,
-            "fit_limit_bytes": gpu.usable_bytes,
-        })
+        concurrency = (num_blocks / blocks_per_seq) if blocks_per_seq else None
         if s.state_per_seq:
-            s.details["max_concurrency"] = max(0, available) / per_seq if per_seq else None
+            concurrency = max(0, available) / per_seq if per_seq else None
+        kv = KVCapacity(full_per_token, needed_kv, budget_bytes=budget, kv_bytes=kv_fill, capacity_tokens=capacity,
+                        num_blocks=num_blocks, max_concurrency=concurrency)
     else:
         comps.append(Component("KV cache", int(kv_seq * wl.batch), f"{wl.batch} seq × ("
-                               + sequence_kv_formula(s.groups, max_len, "vllm", chunk_budget=t, block=block)
-                               + f") — block {block}", KV))
+                               + sequence_kv_formula(s.groups, max_len, KV_POLICY, chunk_budget=t, block=block)
+                               + f") — block {block}", KV, key="kv_cache"))
         if s.state_per_seq:
             comps.append(Component("recurrent state", int(s.state_per_seq * wl.batch),
-                                   f"{wl.batch} seq × {fmt_num(s.state_per_seq)} B", STATE))
+                                   f"{wl.batch} seq × {fmt_num(s.state_per_seq)} B", STATE, key="recurrent_state"))
     graphs = 0 if wl.enforce_eager else CUDA_GRAPHS
     comps.append(Component("CUDA graphs", graphs, "captured after the KV cache, outside gpu_memory_utilization", ENGINE,
-                           0, 0 if wl.enforce_eager else 2 * GiB))
+                           0, 0 if wl.enforce_eager else 2 * GiB, key="cuda_graphs"))
     comps.append(cuda_context())
+    fit = None
     if available is not None:
         # vLLM's own rule: a positive KV budget that holds the workload's sequences — and the CUDA graphs
         # and context, which live outside gpu_memory_utilization, still within the GPU
-        s.details["fits"] = available > 0 and available >= needed_kv and sum(c.bytes for c in comps) <= gpu.usable_bytes
-    s.details.update({"kv_bytes_per_token": full_per_token, "max_num_batched_tokens": t, "max_num_seqs": n_seqs,
-                      "max_model_len": max_len, "block_size": block, "kv_bytes_needed": needed_kv})
-    return comps, s
+        fit = Fit(gpu.usable_bytes,
+                  available > 0 and available >= needed_kv and sum(c.bytes for c in comps) <= gpu.usable_bytes,
+                  "vLLM: a positive KV budget holding the workload's KV; graphs and context within the GPU")
+    return EngineResult(tuple(comps), s.weights.format, tuple(s.assumptions), fit, kv,
+                        VLLMSettings(t, n_seqs, max_len, block))
+
+
+ENTRY = Engine("vllm", estimate, context_step=lambda wl: wl.block_size, gpu_dependent=True, kv=KV_POLICY,
+                options=("tp", "pp", "ep", "gpu_memory_utilization", "max_num_batched_tokens", "block_size",
+                         "max_model_len", "max_num_seqs", "enforce_eager"))

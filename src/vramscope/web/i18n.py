@@ -1,8 +1,8 @@
 """Every word the web page shows, in English and Chinese (简体中文).
 
 ``t(key, lang, **fmt)`` looks a string up; ``choices(field, lang)`` gives the (label, value) pairs of
-a drop-down. Component names and formulas come from the estimators in English; the common
-component names have a Chinese label here (:func:`component_name`), formulas stay as written.
+a drop-down. Component names and formulas come from the estimators in English; every component has
+its labels here by its stable key (:func:`component_name`), formulas stay as written.
 """
 
 from __future__ import annotations
@@ -272,30 +272,52 @@ TEXT: dict[str, tuple[str, str]] = {
     "hint_vision": ("Models with a vision or audio encoder in the catalog: {models}", "目录中带视觉/音频编码器的模型：{models}"),
 }
 
-# --- common component names (from the estimators) in Chinese; anything else shows as given ----
-COMPONENTS_ZH: dict[str, str] = {
-    "weights": "权重",
-    "KV cache": "KV cache",
-    "prefill activations": "预填充激活值",
-    "logits": "logits",
-    "allocator slack": "分配器碎片余量",
-    "CUDA context": "CUDA 上下文",
-    "profile peak (activations)": "profile 峰值（激活值）",
-    "non-torch allocations": "非 torch 分配",
-    "CUDA graphs": "CUDA graphs",
-    "compute buffer": "计算缓冲区",
-    "recurrent state": "循环状态",
-    "vision encoder activations": "视觉编码器激活值",
-    "frozen weights": "冻结权重",
-    "adapter weights": "适配器权重",
-    "trainable weights": "可训练权重",
-    "gradients": "梯度",
-    "optimizer states": "优化器状态",
-    "master weights": "fp32 主权重",
-    "activations": "激活值",
-    "logits + cross-entropy": "logits + 交叉熵",
-    "completion logits + log-probs": "补全 logits + log-probs",
-    "reference model": "参考模型",
+# --- components, by their stable key (Component.key): key → (English, 中文) --------------------------
+# The English text is the key's generic label (a component shows its own display name in English);
+# tests/test_i18n_components.py walks the catalog × engines × training methods and checks that every
+# emitted key is here.
+COMPONENTS: dict[str, tuple[str, str]] = {
+    # inference (estimators/engines)
+    "weights": ("weights", "权重"),
+    "kv_cache": ("KV cache", "KV 缓存"),
+    "recurrent_state": ("recurrent state", "循环状态"),
+    "prefill_activations": ("prefill activations", "预填充激活值"),
+    "logits": ("logits", "logits"),
+    "vision_encoder_activations": ("vision encoder activations", "视觉编码器激活值"),
+    "allocator_slack": ("allocator slack", "分配器碎片余量"),
+    "cuda_context": ("CUDA context", "CUDA 上下文"),
+    "profile_peak": ("profile peak (activations)", "profile 峰值（激活值）"),
+    "non_torch_allocations": ("non-torch allocations", "非 torch 分配"),
+    "cuda_graphs": ("CUDA graphs", "CUDA graphs"),
+    "activations": ("activations", "激活值"),
+    "compute_buffer": ("compute buffer", "计算缓冲区"),
+    # training (estimators/training)
+    "frozen_weights": ("frozen weights", "冻结权重"),
+    "adapter_weights": ("adapter weights", "适配器权重"),
+    "gradients": ("gradients", "梯度"),
+    "optimizer_states": ("optimizer states", "优化器状态"),
+    "fp32_master_weights": ("fp32 master weights", "fp32 主权重"),
+    "logits_cross_entropy": ("logits + cross-entropy", "logits + 交叉熵"),
+    "autocast_weight_copies": ("autocast weight copies", "autocast 权重副本"),
+    "fp8_weight_copies": ("fp8 weight copies", "fp8 权重副本"),
+    "dequantisation_buffer": ("dequantisation buffer", "反量化缓冲区"),
+    "tied_embedding_gradient": ("tied embedding gradient", "共享嵌入的梯度"),
+    "ddp_gradient_buckets": ("DDP gradient buckets", "DDP 梯度桶"),
+    "zero_reduce_bucket": ("ZeRO reduce bucket", "ZeRO 归约桶"),
+    "zero_3_gathered_parameters": ("ZeRO-3 gathered parameters", "ZeRO-3 聚合的参数"),
+    "fsdp_gathered_units": ("FSDP gathered units", "FSDP 聚合的单元"),
+    "fsdp_unsharded_parameters": ("FSDP unsharded parameters", "FSDP 未分片的参数"),
+    "ring_attention_kv_buffers": ("ring-attention KV buffers", "环形注意力 KV 缓冲区"),
+    "optimizer_step_temporaries": ("optimizer step temporaries", "优化器步骤临时张量"),
+    "fp32_gradient_partition": ("fp32 gradient partition", "fp32 梯度分区"),
+    # RL (estimators/rl)
+    "reference_model": ("reference model", "参考模型"),
+    "reward_model": ("reward model", "奖励模型"),
+    "critic_model_weights_grads_optimizer": ("critic model (weights, grads, optimizer)", "价值模型（权重、梯度、优化器）"),
+    "colocated_vllm": ("colocated vLLM", "同卡部署的 vLLM"),
+    "completion_logits_log_probs": ("completion logits + log-probs", "补全 logits + log-probs"),
+    "generation_kv_cache": ("generation KV cache", "生成阶段 KV 缓存"),
+    "generation_logits": ("generation logits", "生成阶段 logits"),
 }
 
 CATEGORY_COLORS: dict[str, str] = {
@@ -341,5 +363,10 @@ def choices(field: str, values, lang: str = "en") -> list[tuple[str, str]]:
     return [(choice_label(field, v, lang), v) for v in values]
 
 
-def component_name(name: str, lang: str = "en") -> str:
-    return COMPONENTS_ZH.get(name, name) if lang == "zh" else name
+def component_name(component, lang: str = "en") -> str:
+    """A component's label in ``lang``: in English its own display name (which may say more, e.g. SGLang's
+    "KV cache (token pool)"), in Chinese the label of its ``key`` (its own name when the key is unknown)."""
+    pair = COMPONENTS.get(component.key)
+    if lang != "zh" or pair is None:
+        return component.name
+    return pair[1]

@@ -90,14 +90,14 @@ def bar(components: Sequence[Any], lang: str, capacity: int | None = None) -> st
             continue
         color = CATEGORY_COLORS.get(c.category, "#999")
         width = 100.0 * c.bytes / scale
-        title = f"{component_name(c.name, lang)}: {fmt_gib(c.bytes)}"
+        title = f"{component_name(c, lang)}: {fmt_gib(c.bytes)}"
         segs.append(f'<div class="vs-seg" style="width:{width:.3f}%;background:{color}" title="{e(title)}"></div>')
     cap = ""
     if capacity:
         cap = f'<div class="vs-cap" style="left:calc({100.0 * capacity / scale:.3f}% - 2px)" title="GPU {e(fmt_gib(capacity))}"></div>'
     legend = "".join(
         f'<span><span class="vs-dot" style="background:{CATEGORY_COLORS.get(c.category, "#999")}"></span>'
-        f"{e(component_name(c.name, lang))} {e(fmt_gib(c.bytes, 1))}</span>"
+        f"{e(component_name(c, lang))} {e(fmt_gib(c.bytes, 1))}</span>"
         for c in components if c.bytes > 0)
     return f'<div class="vs-bar" role="img" aria-label="memory by component">{"".join(segs)}{cap}</div>' \
            f'<div class="vs-legend">{legend}</div>'
@@ -108,7 +108,7 @@ def components_table(components: Sequence[Any], per_gpu: int, low: int, high: in
     for c in components:
         note = f'<div class="vs-note">{e(c.note)}</div>' if c.note else ""
         rows.append(({"data-name": c.name},
-                     e(component_name(c.name, lang)), gib_span(c.bytes).replace(" GiB", ""),
+                     e(component_name(c, lang)), gib_span(c.bytes).replace(" GiB", ""),
                      f"{e(f'{c.lo / GiB:,.2f}')} – {e(f'{c.hi / GiB:,.2f}')}", f"<code>{e(c.formula)}</code>{note}"))
     rows.append(({"class": "vs-sum", "data-name": "total"}, e(t("total", lang)),
                  gib_span(per_gpu).replace(" GiB", ""), f"{low / GiB:,.2f} – {high / GiB:,.2f}", ""))

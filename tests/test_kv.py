@@ -13,43 +13,43 @@ LLAMA = load_model("meta-llama/Llama-3.1-8B")
 
 # --- KV cache per attention kind ------------------------------------------------------------------
 def test_llama31_8b_kv_per_token():
-    assert kv_bytes_per_token(LLAMA, "vllm", "auto") == 32 * 2 * 8 * 128 * 2 == 131_072
-    assert kv_bytes_per_token(LLAMA, "vllm", "fp8") == 65_536
-    assert kv_bytes_per_token(LLAMA, "llamacpp", "q8_0") == 32 * 2 * 8 * 128 * 34 / 32
+    assert kv_bytes_per_token(LLAMA, vllm.KV_POLICY, "auto") == 32 * 2 * 8 * 128 * 2 == 131_072
+    assert kv_bytes_per_token(LLAMA, vllm.KV_POLICY, "fp8") == 65_536
+    assert kv_bytes_per_token(LLAMA, llamacpp.KV_POLICY, "q8_0") == 32 * 2 * 8 * 128 * 34 / 32
 
 
 def test_deepseek_v3_mla_latent_in_every_engine():
     ds = load_model("deepseek-v3")
-    assert kv_bytes_per_token(ds, "vllm") == 61 * 576 * 2 == 70_272
-    assert kv_bytes_per_token(ds, "llamacpp") == 70_272
+    assert kv_bytes_per_token(ds, vllm.KV_POLICY) == 61 * 576 * 2 == 70_272
+    assert kv_bytes_per_token(ds, llamacpp.KV_POLICY) == 70_272
     # transformers 5 caches the compressed latent too ("Cache read / write is performed while the latent
     # KV is still compressed"); 4.x cached per-head K (192) and V (128): the HF estimate's high band
-    assert kv_bytes_per_token(ds, "hf") == 70_272
+    assert kv_bytes_per_token(ds, hf.KV_POLICY) == 70_272
     est = estimate_inference(ds, make_inference(engine="hf", batch=2, prompt_len=1000, gen_len=24))
     kv = est.component("kv_cache")
     assert kv.high >= 2 * 1024 * 61 * 128 * (192 + 128) * 2 > 50 * kv.bytes
     # the latent has one "head": replicated on every TP rank
-    assert kv_bytes_per_token(ds, "vllm", tp=8) == 70_272
+    assert kv_bytes_per_token(ds, vllm.KV_POLICY, tp=8) == 70_272
 
 
 def test_gemma2_sliding_layers_capped_at_window():
     g = load_model("google/gemma-2-9b")
     per_layer = 2 * 8 * 256 * 2  # 8 KV heads × head_dim 256, K and V; float32 checkpoint cached in 16-bit
-    groups = kv_groups(g, "hf")
-    seq = kv_bytes_per_sequence(groups, 8192, "hf")
+    groups = kv_groups(g, hf.KV_POLICY)
+    seq = kv_bytes_per_sequence(groups, 8192, hf.KV_POLICY)
     assert seq == 21 * per_layer * 8192 + 21 * per_layer * 4096
-    assert seq < kv_bytes_per_token(g, "hf") * 8192
+    assert seq < kv_bytes_per_token(g, hf.KV_POLICY) * 8192
 
 
 def test_qwen3_235b_kv_per_gpu_at_tp4():
     # formulas.md §3.2: vLLM log for Qwen3-235B-A22B-FP8 at TP 4 → 48,128 B/token per GPU
     q = load_model("Qwen/Qwen3-235B-A22B")
-    assert kv_bytes_per_token(q, "vllm", tp=4) == 94 * 2 * 1 * 128 * 2 == 48_128
+    assert kv_bytes_per_token(q, vllm.KV_POLICY, tp=4) == 94 * 2 * 1 * 128 * 2 == 48_128
 
 
 def test_kv_heads_replicate_when_tp_exceeds_them():
-    assert kv_bytes_per_token(LLAMA, "vllm", tp=8) == 32 * 2 * 1 * 128 * 2
-    assert kv_bytes_per_token(LLAMA, "vllm", tp=16) == 32 * 2 * 1 * 128 * 2  # stops shrinking
+    assert kv_bytes_per_token(LLAMA, vllm.KV_POLICY, tp=8) == 32 * 2 * 1 * 128 * 2
+    assert kv_bytes_per_token(LLAMA, vllm.KV_POLICY, tp=16) == 32 * 2 * 1 * 128 * 2  # stops shrinking
 
 
 def test_mamba_state_does_not_grow_with_context():
@@ -85,8 +85,7 @@ def test_state_formulas_per_ssm_kind():
 def test_the_policies_are_the_engine_modules_own():
     assert {name: e.kv for name, e in ENGINES.items()} == {
         "hf": hf.KV_POLICY, "vllm": vllm.KV_POLICY, "llamacpp": llamacpp.KV_POLICY, "sglang": sglang.KV_POLICY}
-    # an engine name still finds its policy through the registry (the RL estimator passes "hf")
-    assert kv_bytes_per_token(LLAMA, "hf") == kv_bytes_per_token(LLAMA, hf.KV_POLICY) == 131_072
+    assert kv_bytes_per_token(LLAMA, hf.KV_POLICY) == kv_bytes_per_token(LLAMA, vllm.KV_POLICY) == 131_072
 
 
 def test_sliding_layers_hold_the_window_in_hf_and_window_minus_one_plus_the_chunk_when_serving():

@@ -174,13 +174,11 @@ def inference_workload(gpus: int | None, workload: dict[str, Any]) -> Inference:
     A field the chosen engine does not read (``gpu_memory_utilization`` for HF, ``n_gpu_layers`` for
     vLLM …) is refused, naming the engines that read it.
     """
-    from .estimators.engines import ENGINES, engine_options, inapplicable
-
     engine = workload.get("engine") or "hf"
-    stray = inapplicable(engine, [k for k, v in workload.items() if v is not None])
-    one_gpu = engine in ENGINES and ENGINES[engine].max_gpus == 1
-    if one_gpu and isinstance(gpus, int) and not isinstance(gpus, bool) and gpus > 1:
-        stray = {"gpus": engine_options()["tp"], **stray}
+    from .estimators.engines import ENGINES
+
+    many = gpus if isinstance(gpus, int) and not isinstance(gpus, bool) and engine in ENGINES else None
+    stray = inapplicable_options(engine, [k for k, v in workload.items() if v is not None], many)
     if stray:
         raise VramscopeError(stray_message(engine, stray))
     given = {k for k, v in workload.items() if v is not None}
@@ -198,6 +196,18 @@ def inference_workload(gpus: int | None, workload: dict[str, Any]) -> Inference:
             raise VramscopeError("give either gpus or tp, not both")
         workload = {**workload, "tp": gpus}
     return make_inference(**workload)
+
+
+def inapplicable_options(engine: str, given: Any, gpus: int | None = None) -> dict[str, tuple[str, ...]]:
+    """The options in ``given`` that ``engine`` does not read, each with the engines that do (and
+    ``gpus`` > 1 on an engine without tensor parallelism); the engine registry knows which reads what."""
+    from .estimators.engines import engine_options, inapplicable
+
+    stray = inapplicable(engine, given)
+    tp = engine_options()["tp"]
+    if gpus is not None and gpus > 1 and engine not in tp:
+        stray = {"gpus": tp, **stray}
+    return stray
 
 
 def stray_message(engine: str, stray: dict[str, tuple[str, ...]], spell=None) -> str:
@@ -515,17 +525,6 @@ def max_gpu_layers(model: str | ModelSpec, wl: Inference, gpu: Any) -> int:
 
 
 # --- which options apply, checks, schemas, exact mode, progress ----------------------------------------
-def inapplicable_options(engine: str, given: Any, gpus: int | None = None) -> dict[str, tuple[str, ...]]:
-    """The options in ``given`` that ``engine`` does not read, each with the engines that do (and
-    ``gpus`` > 1 on an engine without tensor parallelism)."""
-    from .workload import ENGINE_OPTIONS, inapplicable
-
-    stray = inapplicable(engine, given)
-    if gpus is not None and gpus > 1 and engine not in ENGINE_OPTIONS["tp"]:
-        stray = {"gpus": ENGINE_OPTIONS["tp"], **stray}
-    return stray
-
-
 def training_inapplicable(method: str, rl: str | None, given: dict[str, Any]) -> dict[str, str]:
     """Training options in ``given`` that this method / RL algorithm does not read, each with where it applies."""
     from .workload import training_inapplicable as stray
@@ -534,8 +533,8 @@ def training_inapplicable(method: str, rl: str | None, given: dict[str, Any]) ->
 
 
 def engine_names() -> tuple[str, ...]:
-    """The inference engines an estimate may name (``engine=``)."""
-    from .workload import ENGINES
+    """The inference engines an estimate may name (``engine=``): the engine registry's."""
+    from .estimators.engines import ENGINES
 
     return tuple(ENGINES)
 

@@ -157,21 +157,8 @@ class Inference(_Workload):
         return self.tp * self.pp
 
 
-# Which engine reads which Inference field is each engine's fact: ``estimators.engines`` (the registry)
-# holds it. ``ENGINE_OPTIONS`` / ``inapplicable`` are kept here for the callers that import them.
-def inapplicable(engine: str, given) -> dict[str, tuple[str, ...]]:
-    """The fields in ``given`` that ``engine`` does not read, each with the engines that do (the registry's)."""
-    from .estimators.engines import inapplicable as registry_inapplicable
-
-    return registry_inapplicable(engine, given)
-
-
-def __getattr__(name: str):
-    if name == "ENGINE_OPTIONS":
-        from .estimators.engines import engine_options
-
-        return engine_options()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# Which engine reads which Inference field is each engine's fact: the engine registry
+# (``estimators.engines``, ``Engine.options``) holds it; ``api.inapplicable_options`` asks it.
 
 
 def make_inference(**kwargs) -> Inference:

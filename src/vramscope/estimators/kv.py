@@ -40,15 +40,6 @@ class KVPolicy:
     sliding_holds_batch: bool = False
 
 
-def _policy(policy: KVPolicy | str) -> KVPolicy:
-    """TRANSITIONAL: an engine name is looked up in the registry (the RL estimator still passes "hf")."""
-    if isinstance(policy, KVPolicy):
-        return policy
-    from .engines import ENGINES
-
-    return ENGINES[policy].kv
-
-
 @dataclass(frozen=True)
 class KVGroup:
     """Attention layers that cache alike: kind, window, and bytes per cached token on one GPU."""
@@ -58,7 +49,7 @@ class KVGroup:
     bytes_per_token: float  # all layers of the group together
     window: int | None = None
 
-    def tokens_held(self, context: int, policy: KVPolicy | str, *, chunk_budget: int = 0, block: int = 1) -> int:
+    def tokens_held(self, context: int, policy: KVPolicy, *, chunk_budget: int = 0, block: int = 1) -> int:
         """Tokens this group keeps per sequence at ``context`` tokens.
 
         vLLM keeps ``window − 1 + max_num_batched_tokens`` for sliding layers (``SlidingWindowSpec``)
@@ -66,7 +57,7 @@ class KVGroup:
         HF's sliding caches keep the window (``policy.sliding_holds_batch`` says which).
         """
         if self.kind == S.ATTN_SLIDING and self.window:
-            cap = self.window - 1 + chunk_budget if _policy(policy).sliding_holds_batch else self.window
+            cap = self.window - 1 + chunk_budget if policy.sliding_holds_batch else self.window
             held = min(context, cap)
         elif self.kind == S.ATTN_CHUNKED and self.window:
             held = min(context, self.window + chunk_budget)
@@ -80,9 +71,9 @@ def decompressed_mla_bytes_per_token(attn: S.Attention, e: float, tp: int = 1) -
     return max(1, attn.num_heads // tp) * (attn.head_dim + attn.head_dim_v) * e
 
 
-def layer_kv_bytes_per_token(attn: S.Attention, policy: KVPolicy | str, e: float, tp: int = 1) -> float:
+def layer_kv_bytes_per_token(attn: S.Attention, policy: KVPolicy, e: float, tp: int = 1) -> float:
     """Bytes one attention layer caches per token on one GPU (KV heads split over TP, at least one)."""
-    if attn.kind == S.ATTN_MLA and _policy(policy).latent_mla:
+    if attn.kind == S.ATTN_MLA and policy.latent_mla:
         return (attn.kv_lora_rank + attn.qk_rope_head_dim) * e
     if attn.kind == S.ATTN_MLA:
         return decompressed_mla_bytes_per_token(attn, e, tp)
@@ -91,10 +82,9 @@ def layer_kv_bytes_per_token(attn: S.Attention, policy: KVPolicy | str, e: float
     return max(1, attn.num_kv_heads // tp) * (attn.head_dim + attn.head_dim_v) * e
 
 
-def kv_groups(spec: S.ModelSpec, policy: KVPolicy | str, kv_dtype: str = "auto", tp: int = 1,
+def kv_groups(spec: S.ModelSpec, policy: KVPolicy, kv_dtype: str = "auto", tp: int = 1,
               layers: tuple[S.Layer, ...] | None = None) -> list[KVGroup]:
     """Attention layers grouped by (kind, window) with their summed bytes per token."""
-    policy = _policy(policy)
     e = kv_bytes_per_element(kv_dtype, spec.dtype)
     groups: dict[tuple[str, int | None], list[float]] = {}
     for layer in layers if layers is not None else spec.layers:
@@ -107,27 +97,25 @@ def kv_groups(spec: S.ModelSpec, policy: KVPolicy | str, kv_dtype: str = "auto",
     return [KVGroup(kind, len(v), sum(v), window) for (kind, window), v in groups.items()]
 
 
-def kv_bytes_per_token(spec: S.ModelSpec, policy: KVPolicy | str = "vllm", kv_dtype: str = "auto",
+def kv_bytes_per_token(spec: S.ModelSpec, policy: KVPolicy, kv_dtype: str = "auto",
                        tp: int = 1) -> float:
     """Bytes per token over all attention layers, as if every layer held the token (no window cap)."""
     return sum(g.bytes_per_token for g in kv_groups(spec, policy, kv_dtype, tp))
 
 
-def kv_bytes_per_sequence(groups: list[KVGroup], context: int, policy: KVPolicy | str, *, chunk_budget: int = 0,
+def kv_bytes_per_sequence(groups: list[KVGroup], context: int, policy: KVPolicy, *, chunk_budget: int = 0,
                           block: int = 1) -> float:
     """KV bytes one sequence of ``context`` tokens holds: Σ groups of tokens held × bytes per token."""
-    policy = _policy(policy)
     return sum(g.bytes_per_token * g.tokens_held(context, policy, chunk_budget=chunk_budget, block=block)
                for g in groups)
 
 
-def sequence_kv_formula(groups: list[KVGroup], context: int, policy: KVPolicy | str, *, chunk_budget: int = 0,
+def sequence_kv_formula(groups: list[KVGroup], context: int, policy: KVPolicy, *, chunk_budget: int = 0,
                         block: int = 1) -> str:
     """The text of :func:`kv_bytes_per_sequence`: tokens held × bytes per token, per group of layers,
     e.g. ``1,280 tokens × 98,304 B/token (full layers) + 1,040 tokens × 32,768 B/token (sliding 1024)``."""
     from ..units import fmt_num
 
-    policy = _policy(policy)
     terms = []
     for g in groups:
         held = g.tokens_held(context, policy, chunk_budget=chunk_budget, block=block)

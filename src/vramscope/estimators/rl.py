@@ -20,6 +20,7 @@ from __future__ import annotations
 from .. import spec as S
 from ..units import GiB
 from ..workload import Training
+from .engines.hf import KV_POLICY as HF_KV
 from .kv import kv_bytes_per_sequence, kv_groups, sequence_kv_formula
 from .result import ACTIVATIONS, ENGINE, KV, WEIGHTS, Component, Estimate
 from .sharding import state_sharding
@@ -116,10 +117,10 @@ def _generation_parts(spec: S.ModelSpec, tr: Training) -> tuple[int, int, str, s
     """(KV bytes, logits bytes, their formulas) of HF ``generate`` for the generation batch."""
     tokens = tr.prompt_len + tr.completion_len
     seqs = tr.batch * tr.grad_accum  # TRL: steps_per_generation defaults to gradient_accumulation_steps
-    groups = kv_groups(spec, "hf", "auto", tr.tp)
-    kv = int(kv_bytes_per_sequence(groups, tokens, "hf") * seqs)
+    groups = kv_groups(spec, HF_KV, "auto", tr.tp)  # HF generate caches as transformers does
+    kv = int(kv_bytes_per_sequence(groups, tokens, HF_KV) * seqs)
     logits = seqs * spec.vocab_size * 4 * 2  # last-token logits, fp32 processing
-    return (kv, logits, f"{seqs} seq × ({sequence_kv_formula(groups, tokens, 'hf')}) — HF generate over prompt + completion",
+    return (kv, logits, f"{seqs} seq × ({sequence_kv_formula(groups, tokens, HF_KV)}) — HF generate over prompt + completion",
             f"{seqs} seq × V {spec.vocab_size} × 8 B (last-token logits and their fp32 processing)")
 
 

@@ -90,3 +90,21 @@ def test_an_estimate_pickles_with_its_runs_on_list():
     est = vramscope.estimate(LLAMA, context=8192)
     back = pickle.loads(pickle.dumps(est))
     assert back.to_dict() == est.to_dict() and back.runs_on.entries == est.runs_on.entries
+
+
+def test_training_parts_are_typed_and_set_by_their_owners():
+    """Llama-3.1-8B full fine-tune, bf16 + fp32 AdamW states in mixed precision, ZeRO-3 over 8 GPUs."""
+    est = vramscope.estimate(LLAMA, method="full", precision="mixed", zero=3, gpus=8, gpu=H100)
+    t = est.training
+    psi = 8_030_261_248
+    # ZeRO-3 shards all of it: bf16 weights 2 + bf16 grads 2 + Adam m, v 8 + fp32 master 4 = 16 B per param / 8
+    assert t.states.total == pytest.approx(16 * psi / 8, rel=0.01) == est.details["model_states_bytes"]
+    assert t.phase(t.peak_phase) == pytest.approx(est.per_gpu_bytes, abs=len(est.components) + 1)
+    assert est.placement.data_parallel == 8 and est.placement.shard_degree == 8 and est.placement.pipeline_stage == 0
+    assert est.fit.limit_bytes == est.gpu["usable_bytes"] and est.fits is (est.per_gpu_bytes <= est.fit.limit_bytes)
+    assert t.rules_of_thumb and t.rules_of_thumb[0].bytes > 0  # api adds the seeds' rules beside it
+    assert est.details["phases"] == {p.name: p.bytes for p in t.phases}
+    rl = vramscope.estimate(LLAMA, rl="grpo", gpu=H100)
+    assert "generation" in rl.details["phases"] and rl.details["quick_rules"]["k"] == 8
+    assert [c.key for c in rl.components if c.key.startswith("generation")] in ([], ["generation_kv_cache",
+                                                                                     "generation_logits"])

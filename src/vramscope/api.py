@@ -234,12 +234,12 @@ def estimate_training_workload(spec: ModelSpec, *, gpu=None, gpu_memory=None, gp
     est = (estimate_rl if tr.rl is not None else estimate_training)(spec, tr, g)
     from dataclasses import replace
 
-    from .estimators.result import RunsOn
+    from .estimators.result import RuleOfThumb, RunsOn
     from .rules import training_rules
 
     need = est.per_gpu_bytes
-    rules = training_rules(spec, tr, need, est.details.get("activations_bytes", 0))
-    return checked(replace(est, extra={**est.extra, "rules_of_thumb": rules},
+    rules = tuple(RuleOfThumb(**r) for r in training_rules(spec, tr, need, est.training.activations_bytes))
+    return checked(replace(est, training=replace(est.training, rules_of_thumb=rules),
                            runs_on=RunsOn(lambda: _training_runs_on(tr, need))))
 
 

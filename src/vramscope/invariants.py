@@ -155,8 +155,7 @@ def _walk(value: Any, path: str):
 
 def _check_details(est, out: list[str]) -> None:
     # the parts computed on demand (the runs-on list: GPU counts) are left out: checking must not compute them
-    d = {**dict(est.legacy_details(lazy=False)), **dict(est.extra)}
-    for path, v in _walk(d, ""):
+    for path, v in _walk(dict(est.legacy_details(lazy=False)), ""):
         if v != v:
             out.append(f"details.{path} is not a number (NaN)")
         elif v < 0:
@@ -165,22 +164,21 @@ def _check_details(est, out: list[str]) -> None:
     pool = est.kv.kv_bytes if est.kv is not None else None
     if pool is not None and "kv_cache" in by_key and pool != by_key["kv_cache"]:
         out.append(f"kv.kv_bytes {pool:,} ≠ the KV cache component {by_key['kv_cache']:,}")
-    phases, peak = d.get("phases"), d.get("peak_phase")
-    if isinstance(phases, dict) and phases and peak is not None:
-        if peak not in phases:
-            out.append(f"peak phase {peak!r} is not among the phases {sorted(phases)}")
-        else:
-            slack = len(est.components) + 1  # each component truncated to whole bytes
-            if abs(phases[peak] - est.per_gpu_bytes) > slack:
-                out.append(f"the peak phase {peak!r} holds {phases[peak]:,} B but the components sum to "
-                           f"{est.per_gpu_bytes:,} B")
-            top = max(phases, key=lambda k: phases[k])
-            if phases[top] > phases[peak] + slack:
-                out.append(f"phase {top!r} ({phases[top]:,} B) is larger than the peak phase {peak!r} "
-                           f"({phases[peak]:,} B)")
-    states = d.get("states")
-    if isinstance(states, dict) and "model_states_bytes" in d and sum(states.values()) != d["model_states_bytes"]:
-        out.append(f"model_states_bytes {d['model_states_bytes']:,} ≠ the sum of the states {sum(states.values()):,}")
+    t = est.training
+    if t is None or not t.phases:
+        return
+    phases = {p.name: p.bytes for p in t.phases}
+    if t.peak_phase not in phases:
+        out.append(f"peak phase {t.peak_phase!r} is not among the phases {sorted(phases)}")
+        return
+    slack = len(est.components) + 1  # each component truncated to whole bytes
+    if abs(phases[t.peak_phase] - est.per_gpu_bytes) > slack:
+        out.append(f"the peak phase {t.peak_phase!r} holds {phases[t.peak_phase]:,} B but the components sum to "
+                   f"{est.per_gpu_bytes:,} B")
+    top = max(phases, key=lambda k: phases[k])
+    if phases[top] > phases[t.peak_phase] + slack:
+        out.append(f"phase {top!r} ({phases[top]:,} B) is larger than the peak phase {t.peak_phase!r} "
+                   f"({phases[t.peak_phase]:,} B)")
 
 
 def _check_params(est, out: list[str]) -> None:
@@ -204,7 +202,7 @@ def _check_fits(est, out: list[str]) -> None:
         out.append(f"fits is {fits!r}, not true or false, with a GPU chosen")
         return
     usable = est.gpu.get("usable_bytes", est.gpu.get("memory_bytes"))
-    limit = est.fit.limit_bytes if est.fit is not None else est.extra.get("fit_limit_bytes", usable)
+    limit = est.fit.limit_bytes if est.fit is not None else usable
     if limit != usable:
         out.append(f"fit_limit_bytes {limit:,} is not the GPU's usable memory {usable:,}")
     within = est.per_gpu_bytes <= usable

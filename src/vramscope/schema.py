@@ -14,8 +14,10 @@ from .estimators.result import (
     KVCapacity,
     LlamaCppSettings,
     Placement,
+    RuleOfThumb,
     SGLangSettings,
     Speed,
+    TrainingStep,
     VLLMSettings,
 )
 
@@ -48,10 +50,10 @@ class GPUDoc(BaseModel):
 
 
 class LegacyDetails(BaseModel):
-    """LEGACY view: the typed parts (``fit``, ``kv``, ``settings``, ``placement``, ``speed``, ``runs_on``)
-    under the flat paths scripts read before they were typed, plus the training / RL figures."""
+    """LEGACY view: the typed parts (``fit``, ``kv``, ``settings``, ``placement``, ``speed``, ``training``,
+    ``runs_on``) under the flat paths scripts read before they were typed."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="forbid")
     fits: bool | None = None
     fit_limit_bytes: int | None = None
     kv_bytes_per_token: float | None = None
@@ -73,6 +75,22 @@ class LegacyDetails(BaseModel):
     n_gpu_layers: int | None = None
     host_weight_bytes: int | None = None
     host_kv_bytes: int | None = None
+    data_parallel: int | None = None
+    shard_degree: int | None = None
+    pipeline_stage: int | None = None
+    phases: dict[str, int] | None = None
+    peak_phase: str | None = None
+    states: dict[str, int] | None = None
+    model_states_bytes: int | None = None
+    activations_bytes: int | None = None
+    logits_loss_bytes: int | None = None
+    trainable_params: int | None = None
+    trainable_params_per_gpu: int | None = None
+    adapter_params: int | None = None
+    lora_targets: list[str] | None = None
+    tokens_per_micro_batch: int | None = None
+    quick_rules: dict[str, int] | None = None
+    rules_of_thumb: list[RuleOfThumb] | None = None
     speed: Speed | None = None
     fits_on: list[GPUCount] | None = None
 
@@ -100,6 +118,7 @@ class EstimateDocument(BaseModel):
         description="the engine's settings as resolved (inference)")
     placement: Placement | None = Field(description="what is kept in host RAM (llama.cpp -ngl)")
     speed: Speed | None = Field(description="roofline speed estimate (inference with a GPU)")
+    training: TrainingStep | None = Field(description="training / RL: phases, peak phase, model states, counts")
     runs_on: list[GPUCount] | None = Field(description="catalog GPUs that run the workload, with count and layout")
     details: LegacyDetails
     assumptions: list[str]

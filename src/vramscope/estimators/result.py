@@ -8,19 +8,22 @@ An :class:`Estimate` is immutable. Each part is set once, by its owner, when the
 * :class:`KVCapacity` — bytes per token and, for vLLM / SGLang with a GPU, the KV pool they allocate;
 * the engine's resolved settings (:class:`HFSettings`, :class:`VLLMSettings`, :class:`SGLangSettings`,
   :class:`LlamaCppSettings`);
-* :class:`Placement` — what stays in host RAM (llama.cpp ``-ngl``);
+* :class:`Placement` — what stays in host RAM (llama.cpp ``-ngl``); training's data-parallel size,
+  shard degree and pipeline stage;
+* :class:`TrainingStep` — training / RL: phases and the peak one, model states, activation and logits
+  bytes, trainable counts; RL's seed rules; the seeds' rules of thumb (``api.estimate``);
 * :class:`Speed` — the roofline estimate (``api.estimate``, with a GPU);
 * :class:`RunsOn` — the catalog GPUs that run it, computed only when asked (``api.estimate``).
 
 ``Estimate.details`` is the *legacy* view: one flat mapping with the paths scripts read before the
-parts were typed (``details.fits``, ``details.kv_capacity_tokens``, ``details.fits_on`` …).
+parts were typed (``details.fits``, ``details.kv_capacity_tokens``, ``details.phases``,
+``details.fits_on`` …); it is read-only.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections import ChainMap
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
@@ -190,13 +193,110 @@ EngineSettings = HFSettings | VLLMSettings | SGLangSettings | LlamaCppSettings
 
 @dataclass(frozen=True)
 class Placement:
-    """What is kept in host RAM rather than on the GPU (llama.cpp layers and KV beyond ``-ngl``)."""
+    """Where the estimate's GPU sits and what stays off it: llama.cpp's host RAM beyond ``-ngl``
+    (``host_weight_bytes``, ``host_kv_bytes``); training's data-parallel size, the degree its model
+    states are sharded over and the pipeline stage of the busiest GPU. Fields that do not apply are None."""
 
-    host_weight_bytes: int = 0
-    host_kv_bytes: int = 0
+    host_weight_bytes: int | None = None
+    host_kv_bytes: int | None = None
+    data_parallel: int | None = None
+    shard_degree: int | None = None
+    pipeline_stage: int | None = None
 
     def legacy(self) -> dict[str, Any]:
         return _present(self)
+
+
+@dataclass(frozen=True)
+class ModelStates:
+    """Model states on one GPU, bytes: weights (trained, frozen and adapters), gradients, optimizer
+    states and fp32 master weights."""
+
+    weights: int
+    gradients: int
+    optimizer: int
+    master: int
+
+    @property
+    def total(self) -> int:
+        return self.weights + self.gradients + self.optimizer + self.master
+
+
+@dataclass(frozen=True)
+class Phase:
+    """One candidate moment of a training step and the bytes alive on the GPU then."""
+
+    name: str
+    bytes: int
+
+
+@dataclass(frozen=True)
+class SeedRule:
+    """A figure of a seed's quick rule shown beside an RL estimate (``value``: bytes, or the count it uses)."""
+
+    name: str
+    value: int
+
+
+@dataclass(frozen=True)
+class RuleOfThumb:
+    """A seed's rule of thumb beside a training estimate (not part of it): its bytes, band and ratio to
+    the detailed figure."""
+
+    rule: str
+    source: str
+    bytes: int
+    low_bytes: int
+    high_bytes: int
+    ratio_to_detailed: float | None
+
+
+@dataclass(frozen=True)
+class TrainingStep:
+    """The parts of a training / RL step estimate: every candidate moment (``phases``) and the one the
+    components describe (``peak_phase``), the model states, activation and logits bytes, trainable
+    counts, the micro-batch's tokens; RL's seed rules (``quick_rules``) and the seeds' rules of thumb
+    (``rules_of_thumb``, set by ``api``)."""
+
+    phases: tuple[Phase, ...]
+    peak_phase: str
+    states: ModelStates
+    activations_bytes: int
+    logits_loss_bytes: int
+    trainable_params: int
+    trainable_params_per_gpu: int
+    adapter_params: int
+    lora_targets: tuple[str, ...]
+    tokens_per_micro_batch: int
+    quick_rules: tuple[SeedRule, ...] | None = None
+    rules_of_thumb: tuple[RuleOfThumb, ...] | None = None
+
+    def phase(self, name: str) -> int:
+        for p in self.phases:
+            if p.name == name:
+                return p.bytes
+        raise KeyError(name)
+
+    def legacy(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "phases": {p.name: p.bytes for p in self.phases},
+            "peak_phase": self.peak_phase,
+            "states": {"weights": self.states.weights, "gradients": self.states.gradients,
+                       "optimizer": self.states.optimizer, "master": self.states.master},
+            "model_states_bytes": self.states.total,
+            "activations_bytes": self.activations_bytes,
+            "logits_loss_bytes": self.logits_loss_bytes,
+            "trainable_params": self.trainable_params,
+            "trainable_params_per_gpu": self.trainable_params_per_gpu,
+            "adapter_params": self.adapter_params,
+            "lora_targets": list(self.lora_targets),
+            "tokens_per_micro_batch": self.tokens_per_micro_batch,
+        }
+        if self.quick_rules is not None:
+            out["quick_rules"] = {r.name: r.value for r in self.quick_rules}
+        if self.rules_of_thumb is not None:
+            out["rules_of_thumb"] = [asdict(r) for r in self.rules_of_thumb]
+        return out
 
 
 @dataclass(frozen=True)
@@ -277,28 +377,6 @@ class _LegacyView(Mapping):
         return len(self._values) + sum(k not in self._values for k in self._lazy)
 
 
-class _Frozen(Mapping):
-    """A read-only mapping that pickles (``MappingProxyType`` does not)."""
-
-    def __init__(self, values: Mapping[str, Any] | None = None):
-        self._values = dict(values or {})
-
-    def __getitem__(self, key: str) -> Any:
-        return self._values[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._values)
-
-    def __len__(self) -> int:
-        return len(self._values)
-
-    def __repr__(self) -> str:
-        return f"_Frozen({self._values!r})"
-
-
-_FROZEN_EMPTY: Mapping[str, Any] = _Frozen()
-
-
 @dataclass(frozen=True)
 class Estimate:
     """Memory of one workload on one GPU (the busiest one when the model is split), with its parts."""
@@ -317,10 +395,8 @@ class Estimate:
     settings: EngineSettings | None = None
     placement: Placement | None = None
     speed: Speed | None = None
+    training: TrainingStep | None = None
     runs_on: RunsOn | None = field(default=None, compare=False)
-    # Untyped facts of the estimators whose parts are not typed yet (training / RL), read through
-    # ``details``. TRANSITIONAL: empty (and read-only) for inference.
-    extra: Mapping[str, Any] = field(default_factory=lambda: _FROZEN_EMPTY, compare=False)
 
     @property
     def per_gpu_bytes(self) -> int:
@@ -354,17 +430,13 @@ class Estimate:
     @property
     def fits(self) -> bool | None:
         """Whether the estimate fits the chosen GPU by its engine's rule (None when no GPU was chosen)."""
-        if self.fit is not None:
-            return self.fit.fits
-        if self.gpu is None:
-            return None
-        return self.extra.get("fits")  # TRANSITIONAL: training still writes its verdict into details
+        return self.fit.fits if self.fit is not None else None
 
     def legacy_details(self, *, lazy: bool = True) -> Mapping[str, Any]:
         """The flat view of the parts under their old ``details`` paths (``lazy=False`` leaves out the
         parts computed on demand, i.e. the runs-on list)."""
         values: dict[str, Any] = {}
-        for part in (self.fit, self.kv, self.settings, self.placement):
+        for part in (self.fit, self.kv, self.settings, self.placement, self.training):
             if part is not None:
                 values.update(part.legacy())
         if self.speed is not None:
@@ -375,7 +447,7 @@ class Estimate:
     @property
     def details(self) -> Mapping[str, Any]:
         """LEGACY view: the parts under the flat paths of the old ``details`` dict (scripts read it)."""
-        return ChainMap(self.extra, self.legacy_details())  # type: ignore[arg-type]
+        return self.legacy_details()
 
     def to_dict(self) -> dict[str, Any]:
         out = {
@@ -397,6 +469,7 @@ class Estimate:
             "settings": asdict(self.settings) if self.settings is not None else None,
             "placement": asdict(self.placement) if self.placement is not None else None,
             "speed": self.speed.to_dict() if self.speed is not None else None,
+            "training": asdict(self.training) if self.training is not None else None,
             "runs_on": self.runs_on.to_list() if self.runs_on is not None else None,
             "details": dict(self.details),
             "assumptions": list(self.assumptions),
@@ -405,17 +478,3 @@ class Estimate:
 
     def to_json(self, indent: int | None = 2) -> str:
         return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False)
-
-
-# TRANSITIONAL: the training / RL estimators still build estimates with ``details=`` and
-# ``dataclasses.replace(est, details=…)``; their dict becomes ``extra``. Removed once their parts are typed.
-_dataclass_init = Estimate.__init__
-
-
-def _init(self, *args: Any, details: Mapping[str, Any] | None = None, **kwargs: Any) -> None:
-    if details is not None:
-        kwargs["extra"] = {**dict(kwargs.get("extra") or {}), **details}
-    _dataclass_init(self, *args, **kwargs)
-
-
-Estimate.__init__ = _init  # type: ignore[method-assign]

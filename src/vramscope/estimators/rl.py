@@ -17,12 +17,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from .. import spec as S
 from ..units import GiB
 from ..workload import Training
 from .engines.hf import KV_POLICY as HF_KV
 from .kv import kv_bytes_per_sequence, kv_groups, sequence_kv_formula
-from .result import ACTIVATIONS, ENGINE, KV, WEIGHTS, Component, Estimate
+from .result import ACTIVATIONS, ENGINE, KV, WEIGHTS, Component, Estimate, Fit, Phase, SeedRule
 from .sharding import state_sharding
 from .training import Step, estimate_step
 
@@ -37,7 +39,7 @@ def _frozen_copy(spec: S.ModelSpec, tr: Training, label: str) -> Component:
     split = "".join(f" / {name} {k}" for name, k in (("TP", tr.tp), ("PP", tr.pp)) if k > 1)
     return Component(label, int(2 * n / tr.tp / tr.pp / shard),
                      f"2 B × {n:,} params (frozen bf16 copy){split}" + (f" / {shard} (sharded)" if shard > 1 else ""),
-                     WEIGHTS)
+                     WEIGHTS, key=label.replace(" ", "_"))
 
 
 def estimate_rl(spec: S.ModelSpec, tr: Training, gpu=None) -> Estimate:
@@ -61,7 +63,7 @@ def _estimate_rl(spec: S.ModelSpec, tr: Training, gpu) -> Estimate:
         logits = b * (C + 1) * V * e + b * C * V * e + C * V * 4 * 2
         extra.append(Component("completion logits + log-probs", int(logits / tr.tp),
                                "b·(C+1)·V·2 (logits) + b·C·V·2 (÷ temperature) + C·V·8 (one row's fp32 log-softmax and grad)",
-                               ACTIVATIONS, int(logits * 0.8 / tr.tp), int(logits * 1.3 / tr.tp)))
+                               ACTIVATIONS, int(logits * 0.8 / tr.tp), int(logits * 1.3 / tr.tp), key="completion_logits"))
         if beta > 0 and not peft:
             extra.append(_frozen_copy(spec, tr, "reference model"))
             notes.append(f"GRPO beta = {beta:g} > 0: a frozen reference model is loaded")
@@ -73,7 +75,7 @@ def _estimate_rl(spec: S.ModelSpec, tr: Training, gpu) -> Estimate:
             share = tr.vllm_gpu_memory_utilization * total
             extra.append(Component("colocated vLLM", int(share),
                                    f"vllm_gpu_memory_utilization {tr.vllm_gpu_memory_utilization:g} × total GPU memory "
-                                   f"({total / GiB:.1f} GiB): its own weights, KV cache and graphs", ENGINE))
+                                   f"({total / GiB:.1f} GiB): its own weights, KV cache and graphs", ENGINE, key="colocated_vllm"))
             if gpu is None:
                 notes.append("colocated vLLM share computed for an 80 GiB GPU; pass a GPU for its own size")
         elif tr.use_vllm:
@@ -82,16 +84,16 @@ def _estimate_rl(spec: S.ModelSpec, tr: Training, gpu) -> Estimate:
                             extra=extra, assumptions=notes)
         if not tr.use_vllm:
             gen = _generation_phase(spec, tr, est)
-            est.details["phases"]["generation"] = gen
+            est = replace(est, training=replace(est.training, phases=est.training.phases + (Phase("generation", gen),)))
             notes_g = ("HF generate: KV cache of the generation batch "
                        f"({tr.batch * tr.grad_accum} completions × {P + C} tokens) in its own phase")
             est = _with(est, assumption=notes_g)
             if gen > est.per_gpu_bytes:
                 est = _generation_peak(spec, tr, est, gen)
         acts = est.by_category().get(ACTIVATIONS, 0)
-        est.details["quick_rules"] = {"seed GRPO: activations × k": int(acts * tr.num_generations),
-                                      "k": tr.num_generations}
-        return est
+        rules = (SeedRule("seed GRPO: activations × k", int(acts * tr.num_generations)),
+                 SeedRule("k", tr.num_generations))
+        return replace(est, training=replace(est.training, quick_rules=rules))
     if tr.rl == "dpo":
         ref = not (peft or tr.precompute_ref_log_probs)
         if ref:
@@ -100,14 +102,13 @@ def _estimate_rl(spec: S.ModelSpec, tr: Training, gpu) -> Estimate:
             "; reference model loaded" if ref else "; no reference weights (PEFT adapters disabled or precomputed log-probs)"))
         est = estimate_step(spec, tr, gpu, Step(tr.seq_len, 2 * tr.batch, mode="rl-dpo"), extra=extra,
                             assumptions=notes)
-        est.details["quick_rules"] = {"seed DPO: activations × 2": int(est.by_category().get(ACTIVATIONS, 0))}
-        return est
+        rules = (SeedRule("seed DPO: activations × 2", int(est.by_category().get(ACTIVATIONS, 0))),)
+        return replace(est, training=replace(est.training, quick_rules=rules))
     # PPO
     step = Step(tr.prompt_len + tr.completion_len, tr.batch, mode="rl-ppo")
     actor = estimate_step(spec, tr, gpu, step)
-    states = actor.details["states"]
-    critic = states["weights"] + states["gradients"] + states["optimizer"] + states["master"]
-    extra = [Component("critic model (weights, grads, optimizer)", int(critic), "the actor's model states again (value model of the same size)", WEIGHTS),
+    critic = actor.training.states.total
+    extra = [Component("critic model (weights, grads, optimizer)", int(critic), "the actor's model states again (value model of the same size)", WEIGHTS, key="critic_model"),
              _frozen_copy(spec, tr, "reference model"), _frozen_copy(spec, tr, "reward model")]
     notes.append("PPO: actor, critic, reference and reward models colocated; actor and critic train in turn")
     return estimate_step(spec, tr, gpu, step, extra=extra, assumptions=notes)
@@ -135,17 +136,14 @@ def _generation_phase(spec: S.ModelSpec, tr: Training, est: Estimate) -> int:
 
 
 def _generation_peak(spec: S.ModelSpec, tr: Training, est: Estimate, gen: int) -> Estimate:
-    from dataclasses import replace
-
+    """The estimate whose components are the generation phase's (it is the peak); the verdict follows them."""
     kv, logits, kv_text, logits_text = _generation_parts(spec, tr)
-    comps = _persistent(est) + (Component("generation KV cache", kv, kv_text, KV),
-                                Component("generation logits", logits, logits_text, ACTIVATIONS))
-    d = dict(est.details)
-    d["peak_phase"] = "generation"
-    return replace(est, components=comps, details=d)
+    comps = _persistent(est) + (Component("generation KV cache", kv, kv_text, KV, key="generation_kv_cache"),
+                                Component("generation logits", logits, logits_text, ACTIVATIONS,
+                                          key="generation_logits"))
+    fit = None if est.fit is None else Fit(est.fit.limit_bytes, sum(c.bytes for c in comps) <= est.fit.limit_bytes)
+    return replace(est, components=comps, fit=fit, training=replace(est.training, peak_phase="generation"))
 
 
 def _with(est: Estimate, *, assumption: str) -> Estimate:
-    from dataclasses import replace
-
     return replace(est, assumptions=est.assumptions + (assumption,))

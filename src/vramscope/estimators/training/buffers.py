@@ -39,35 +39,35 @@ def buffers(ctx: StageContext, states: States, fwd: Forward, extra: tuple[Compon
     out: list[Component] = []
     if reg.autocast_cache:
         c = 2 * st.linear_params
-        out.append(Component(AUTOCAST_COPIES, int(c), "2 B × Linear params: bf16 casts the graph keeps until backward", BUFFERS))
+        out.append(Component(AUTOCAST_COPIES, int(c), "2 B × Linear params: bf16 casts the graph keeps until backward", BUFFERS, key="autocast_weight_copies"))
     if tr.precision == "fp8":
         c = sh.of_params(2 * st.linear_params)
-        out.append(Component("fp8 weight copies", int(c), "2 × 1 B × Linear params (fp8 weight and its transpose)", BUFFERS))
+        out.append(Component("fp8 weight copies", int(c), "2 × 1 B × Linear params (fp8 weight and its transpose)", BUFFERS, key="fp8_weight_copies"))
     if zero == 3:
         ws = zero3_gathered(spec.hidden_size, st.largest_module)
         out.append(Component("ZeRO-3 gathered parameters", int(ws),
-                             "4 B × largest module (DeepSpeed's estimate_zero3) + prefetch bucket 0.9·h² × 2 B", BUFFERS))
+                             "4 B × largest module (DeepSpeed's estimate_zero3) + prefetch bucket 0.9·h² × 2 B", BUFFERS, key="zero3_gathered_parameters"))
     if zero:
         rb = zero_reduce_bucket(spec.hidden_size)
-        out.append(Component("ZeRO reduce bucket", int(rb), "reduce_bucket_size h² × 2 B (HF 'auto' DeepSpeed config)", BUFFERS))
+        out.append(Component("ZeRO reduce bucket", int(rb), "reduce_bucket_size h² × 2 B (HF 'auto' DeepSpeed config)", BUFFERS, key="zero_reduce_bucket"))
     if fsdp in ("full", "hybrid"):
         ws = fsdp_gathered(st.largest_layer, st.largest_module if st.has_embed else 0)
         out.append(Component("FSDP gathered units", int(ws), "bf16: current + prefetched layer unit + root unit (embeddings);"
-                             " fp32 reduce-scatter of one unit", BUFFERS))
+                             " fp32 reduce-scatter of one unit", BUFFERS, key="fsdp_gathered_units"))
     if fsdp == "grad-op":
         ws = 2 * (st.trainable + st.frozen)
-        out.append(Component("FSDP unsharded parameters", int(ws), "SHARD_GRAD_OP keeps bf16 parameters gathered through forward and backward", BUFFERS))
+        out.append(Component("FSDP unsharded parameters", int(ws), "SHARD_GRAD_OP keeps bf16 parameters gathered through forward and backward", BUFFERS, key="fsdp_unsharded_parameters"))
     if tr.data_parallel > 1 and not zero and fsdp == "none" and not tr.ddp_bucket_view:
         out.append(Component("DDP gradient buckets", int(states.grads_full), "a copy of every gradient in allreduce buckets "
-                             "(gradient_as_bucket_view=False, HF default)", BUFFERS))
+                             "(gradient_as_bucket_view=False, HF default)", BUFFERS, key="ddp_gradient_buckets"))
     if tr.method == "qlora":
         dq = 2 * st.quant_largest
-        out.append(Component("dequantisation buffer", int(dq), "bf16 copy of the largest quantised matrix", BUFFERS))
+        out.append(Component("dequantisation buffer", int(dq), "bf16 copy of the largest quantised matrix", BUFFERS, key="dequantisation_buffer"))
     if tr.cp > 1:
         kvb = 0.0
         for layer in spec.attention_layers:
             a = layer.attention
             kvb = max(kvb, 2 * 2 * a.num_kv_heads * a.head_dim * reg.e * fwd.tokens / tr.tp)
-        out.append(Component("ring-attention KV buffers", int(kvb), "2 chunks × K and V of the local tokens", BUFFERS))
+        out.append(Component("ring-attention KV buffers", int(kvb), "2 chunks × K and V of the local tokens", BUFFERS, key="ring_attention_kv_buffers"))
     out.extend(extra)
     return out

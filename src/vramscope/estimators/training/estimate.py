@@ -2,8 +2,8 @@
 forward, buffers and phases, and the busiest one returned.
 
 The peak is the largest of the moments of a steady-state step (:mod:`.phases`). Optimizer states
-exist from the first step on and count in every moment. Each component states its formula;
-``details["phases"]`` has every candidate moment and ``details["states"]`` the full sizes.
+exist from the first step on and count in every moment. Each component states its formula; the
+estimate's ``training`` part has every candidate moment (``phases``) and the model states' full sizes.
 
 RL and preference training (:mod:`..rl`) build on :func:`estimate_step`; this package never
 imports them (``api`` sends a workload with ``rl`` set there).
@@ -18,7 +18,7 @@ from ... import spec as S
 from ...errors import InvariantError
 from ...workload import Training
 from ..common import cuda_context
-from ..result import Component, Estimate
+from ..result import Component, Estimate, Fit, ModelStates, Phase, Placement, TrainingStep
 from ..sharding import busiest_stage_candidates, state_sharding
 from ..trainable import trainables
 from .buffers import buffers
@@ -80,35 +80,29 @@ def stage_estimate(ctx: StageContext, gpu, extra: tuple[Component, ...], notes: 
     bufs = buffers(ctx, states, fwd, extra)
     m = moments(ctx, states, fwd, bufs, sum(c.bytes for c in comps))
     comps += peak_components(ctx, states, fwd, bufs, m)
-    states_bytes = {"weights": int(states.weights + states.frozen + states.adapter * states.adapter_bytes),
-                    "gradients": int(states.grads), "optimizer": int(states.optimizer), "master": int(states.master)}
-    details = {
-        "phases": {k: int(v) for k, v in m.bytes_at.items()},
-        "peak_phase": m.peak,
-        "states": states_bytes,
-        "model_states_bytes": sum(states_bytes.values()),
-        "activations_bytes": int(fwd.acts),
-        "logits_loss_bytes": int(fwd.loss),
-        "trainable_params": int(trn.trainable * 1),
-        "trainable_params_per_gpu": int(states.trainable),
-        "adapter_params": int(trn.adapter),
-        "lora_targets": list(trn.targets),
-        "tokens_per_micro_batch": int(fwd.tokens),
-        "data_parallel": tr.data_parallel,
-        "shard_degree": shard.degree,
-        "pipeline_stage": ctx.index,
-    }
+    part = TrainingStep(
+        phases=tuple(Phase(k, int(v)) for k, v in m.bytes_at.items()),
+        peak_phase=m.peak,
+        states=ModelStates(int(states.weights + states.frozen + states.adapter * states.adapter_bytes),
+                           int(states.grads), int(states.optimizer), int(states.master)),
+        activations_bytes=int(fwd.acts),
+        logits_loss_bytes=int(fwd.loss),
+        trainable_params=int(trn.trainable * 1),
+        trainable_params_per_gpu=int(states.trainable),
+        adapter_params=int(trn.adapter),
+        lora_targets=tuple(trn.targets),
+        tokens_per_micro_batch=int(fwd.tokens),
+    )
     notes = list(notes)
     if shard.states or tr.offload in ("optimizer", "params"):
         notes.append(f"model states sharded over {shard.degree} data-parallel GPUs" if shard.degree > 1 else "")
-    est = Estimate(
+    return Estimate(
         model={"id": spec.id, "params_total": spec.params_total, "params_active": spec.params_active,
                "family": spec.family, "weights_format": weights_label(tr, reg)},
         mode=ctx.step.mode, engine="hf", workload=tr.to_dict(), components=tuple(comps), num_gpus=tr.num_gpus,
         gpu=gpu_dict(gpu),
-        assumptions=tuple(n for n in dict.fromkeys(notes) if n), details=details, host_bytes=int(states.host),
+        assumptions=tuple(n for n in dict.fromkeys(notes) if n), host_bytes=int(states.host),
+        fit=Fit.within(sum(c.bytes for c in comps), gpu),  # training's rule: the peak within usable memory
+        training=part,
+        placement=Placement(data_parallel=tr.data_parallel, shard_degree=shard.degree, pipeline_stage=ctx.index),
     )
-    if gpu is not None:
-        est.details["fit_limit_bytes"] = gpu.usable_bytes
-        est.details["fits"] = est.per_gpu_bytes <= gpu.usable_bytes
-    return est

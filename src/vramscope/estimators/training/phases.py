@@ -156,10 +156,10 @@ def peak_components(ctx: StageContext, states: States, fwd: Forward, bufs: list[
         dynamic = m.acts_start + m.loss_start
         comps.append(Component("activations", int(m.acts_start), fwd.act_formula + (
             " (no layer recomputed yet)" if fwd.recompute else ""), ACTIVATIONS, int(m.acts_start * 0.9),
-            int(m.acts_start * 1.15)))
+            int(m.acts_start * 1.15), key="activations"))
         if m.loss_start:
             comps.append(Component("logits + cross-entropy", int(m.loss_start), m.loss_note, ACTIVATIONS,
-                                   int(m.loss_start * 0.85), int(m.loss_start * 1.2)))
+                                   int(m.loss_start * 0.85), int(m.loss_start * 1.2), key="logits_loss"))
     elif peak == "recompute":
         kept_now = m.acts_start if m.last_first else fwd.layer_input
         grad_now = m.held if m.last_first else states.grads - m.embed_grad
@@ -168,28 +168,28 @@ def peak_components(ctx: StageContext, states: States, fwd: Forward, bufs: list[
         dynamic = kept_now + fwd.recompute
         comps.append(Component("activations", int(dynamic), f"{'saved layer inputs' if m.last_first else 'one saved layer input'}"
                                f" + one layer recomputed ({fwd.recompute / GiB:.2f} GiB)", ACTIVATIONS,
-                               int(dynamic * 0.9), int(dynamic * 1.15)))
+                               int(dynamic * 0.9), int(dynamic * 1.15), key="activations"))
     else:
         bufs = [c for c in bufs if c.name != AUTOCAST_COPIES]
         grad_formula = f"{reg.grad:g} B × trainable params" + (f" / {ctx.shard.degree}" if ctx.shard.grads else "")
         if peak == "backward end":
             grad_now = states.grads
             bufs.append(Component("tied embedding gradient", int(m.tied_extra), "the embedding's V×h gradient "
-                                  "arriving while the head's waits to be summed with it", BUFFERS))
+                                  "arriving while the head's waits to be summed with it", BUFFERS, key="tied_embedding_gradient"))
         else:
             grad_now = m.g_step
             if m.step_temp:
-                bufs.append(Component("optimizer step temporaries", int(m.step_temp), m.step_formula, BUFFERS))
+                bufs.append(Component("optimizer step temporaries", int(m.step_temp), m.step_formula, BUFFERS, key="optimizer_step_temporaries"))
             if m.ds_fp32:
                 bufs.append(Component("fp32 gradient partition", int(m.ds_fp32),
-                                      "DeepSpeed ZeRO-1/2: 4 B × params / N at the step", BUFFERS))
+                                      "DeepSpeed ZeRO-1/2: 4 B × params / N at the step", BUFFERS, key="fp32_gradient_partition"))
     slack = SLACK * dynamic
     if grad_now:
         if tr.method in ("lora", "dora", "qlora") and not st.trainable:
             grad_formula = f"{states.adapter_bytes} B × {states.adapter:,.0f} adapter params"
-        comps.append(Component("gradients", int(grad_now), grad_formula, GRADIENTS))
+        comps.append(Component("gradients", int(grad_now), grad_formula, GRADIENTS, key="gradients"))
     comps.extend(bufs)
     if dynamic:
         comps.append(Component("allocator slack", int(slack), "caching-allocator fragmentation ≈ 5% of activations (0–20%)",
-                               CONTEXT, 0, int(0.2 * dynamic)))
+                               CONTEXT, 0, int(0.2 * dynamic), key="allocator_slack"))
     return comps

@@ -69,7 +69,7 @@ def model_states(ctx: StageContext) -> States:
     offloaded = "offloaded to host RAM, none on the GPU: "
     if st.trainable:
         text = f"{reg.weight:g} B × {st.trainable:,.0f} trainable params{sharded}"
-        comps.append(Component("weights", int(w_train), offloaded + text if tr.offload == "params" else text, WEIGHTS))
+        comps.append(Component("weights", int(w_train), offloaded + text if tr.offload == "params" else text, WEIGHTS, key="weights"))
     if st.frozen:
         if tr.method == "qlora":
             text = (f"{tr.quant}{' + double quant' if tr.double_quant and tr.quant != 'int8' else ''} matrices, "
@@ -78,11 +78,11 @@ def model_states(ctx: StageContext) -> States:
         else:
             text = f"{reg.frozen:g} B × {st.frozen:,.0f} frozen params{sharded}"
         comps.append(Component("frozen weights", int(frozen_b), offloaded + text if tr.offload == "params" else text,
-                               WEIGHTS))
+                               WEIGHTS, key="frozen_weights"))
     if adapter:
         comps.append(Component("adapter weights", int(adapter * a_w), f"{a_w} B × {adapter:,.0f} adapter params "
                                f"({tr.method}{f' r={tr.lora_rank}' if trn.lora else ''}, PEFT keeps adapters in "
-                               f"{'fp32' if a_w == 4 else 'bf16'})", WEIGHTS))
+                               f"{'fp32' if a_w == 4 else 'bf16'})", WEIGHTS, key="adapter_weights"))
 
     # --- gradients, optimizer, master -----------------------------------------------------------
     g_full = st.trainable * reg.grad + adapter * a_w
@@ -104,10 +104,10 @@ def model_states(ctx: StageContext) -> States:
         comps.append(Component("optimizer states", int(opt_gpu), O.DESCRIPTIONS[tr.optimizer] + ": " + opt.formula
                                + (f" / {N} (ZeRO/FSDP sharded)" if sh.states else "")
                                + ("; offloaded to CPU" if opt_offload else ""), OPTIMIZER,
-                               note="paged: may be evicted to host RAM under pressure" if "paged" in tr.optimizer else ""))
+                               note="paged: may be evicted to host RAM under pressure" if "paged" in tr.optimizer else "", key="optimizer_states"))
     if master:
         comps.append(Component("fp32 master weights", int(master), f"4 B × {st.trainable:,.0f} trainable params"
-                               + (f" / {N}" if sh.states else ""), OPTIMIZER))
+                               + (f" / {N}" if sh.states else ""), OPTIMIZER, key="fp32_master_weights"))
     return States(lora_here, adapter, a_w, trainable, w_train, frozen_b, g_full, g_gpu, s_bytes, opt_gpu, master,
                   host, tuple(comps))
 

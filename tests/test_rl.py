@@ -16,14 +16,14 @@ def test_grpo_reference_only_when_beta_positive_and_not_peft():
     psi = load_model(LLAMA8).params_total
     names = {c.name for c in _est(rl="grpo", method="full").components}
     assert "reference model" not in names  # TRL's default beta = 0.0
-    ref = _est(rl="grpo", method="full", beta=0.04).component("reference model").bytes
+    ref = _est(rl="grpo", method="full", beta=0.04).component("reference_model").bytes
     assert ref == 2 * psi
     assert "reference model" not in {c.name for c in _est(rl="grpo", method="lora", beta=0.04).components}
 
 
 def test_grpo_colocated_vllm_takes_its_share_of_total_memory():
     est = _est(rl="grpo", method="lora", use_vllm=True, gpu="H100-SXM-80GB")
-    assert est.component("colocated vLLM").bytes == int(0.3 * est.gpu["memory_bytes"])
+    assert est.component("colocated_vllm").bytes == int(0.3 * est.gpu["memory_bytes"])
 
 
 def test_dpo_runs_chosen_and_rejected():
@@ -32,7 +32,7 @@ def test_dpo_runs_chosen_and_rejected():
     assert dpo.details["activations_bytes"] == sft.details["activations_bytes"]
     assert "reference model" not in {c.name for c in dpo.components}
     full = _est(rl="dpo", method="full", batch=2, seq_len=1024)
-    assert full.component("reference model").bytes == 2 * load_model(LLAMA8).params_total
+    assert full.component("reference_model").bytes == 2 * load_model(LLAMA8).params_total
 
 
 def test_ppo_holds_four_models():
@@ -46,8 +46,8 @@ def test_reference_model_is_sharded_like_the_policy():
     psi = load_model("mistralai/Mistral-7B-v0.1").params_total
     kw = dict(rl="dpo", method="full", precision="mixed")
     hybrid = _est("mistralai/Mistral-7B-v0.1", fsdp="hybrid", gpus=16, fsdp_node_gpus=8, **kw)
-    assert hybrid.component("reference model").bytes == 2 * psi // 8
+    assert hybrid.component("reference_model").bytes == 2 * psi // 8
     zero2 = _est("mistralai/Mistral-7B-v0.1", zero=2, gpus=8, **kw)
-    assert zero2.component("reference model").bytes == 2 * psi
+    assert zero2.component("reference_model").bytes == 2 * psi
     tp = _est("mistralai/Mistral-7B-v0.1", tp=2, gpus=2, **kw)
-    assert tp.component("reference model").bytes == psi  # 2 B × ψ / TP 2
+    assert tp.component("reference_model").bytes == psi  # 2 B × ψ / TP 2

@@ -22,20 +22,20 @@ def _est(model=LLAMA8, **kw):
 def test_zero_buffers_by_hand():
     est = _est(MISTRAL, method="full", precision="mixed", zero=3, gpus=8)
     # the largest module is the embedding (32,000 × 4096 > 14,336 × 4096): 4 B each, + 0.9·h² × 2 B prefetch
-    assert est.component("ZeRO-3 gathered parameters").bytes == 4 * 32000 * 4096 + 2 * int(0.9 * 4096 ** 2)
-    assert est.component("ZeRO-3 gathered parameters").bytes == 554_486_988
-    assert est.component("ZeRO reduce bucket").bytes == 2 * 4096 ** 2
+    assert est.component("zero3_gathered_parameters").bytes == 4 * 32000 * 4096 + 2 * int(0.9 * 4096 ** 2)
+    assert est.component("zero3_gathered_parameters").bytes == 554_486_988
+    assert est.component("zero_reduce_bucket").bytes == 2 * 4096 ** 2
     assert zero3_gathered(4096, 100.0) == 400 + 2 * 15_099_494 and zero_reduce_bucket(10) == 200  # int(0.9·4096²)
 
 
 def test_fsdp_buffers_by_hand():
     full = _est(MISTRAL, method="full", precision="mixed", fsdp="full", gpus=8)
     # bf16 current + prefetched layer unit + the root unit (embedding), fp32 reduce-scatter of one unit
-    assert full.component("FSDP gathered units").bytes == 2 * (2 * L + 32000 * 4096) + 4 * L == 2_007_040_000
+    assert full.component("fsdp_gathered_units").bytes == 2 * (2 * L + 32000 * 4096) + 4 * L == 2_007_040_000
     assert fsdp_gathered(10, 3) == 2 * 23 + 40
     psi = load_model(MISTRAL).params_total
     grad_op = _est(MISTRAL, method="full", precision="mixed", fsdp="grad-op", gpus=8)
-    assert grad_op.component("FSDP unsharded parameters").bytes == 2 * psi  # bf16, gathered all step
+    assert grad_op.component("fsdp_unsharded_parameters").bytes == 2 * psi  # bf16, gathered all step
 
 
 def test_fsdp_and_ddp_buffers():
@@ -44,6 +44,6 @@ def test_fsdp_and_ddp_buffers():
     fsdp = _est(method="full", precision="mixed", fsdp="full", gpus=8)
     psi = load_model(LLAMA8).params_total
     assert fsdp.details["model_states_bytes"] == pytest.approx(16 * psi / 8, rel=0.001)
-    assert fsdp.component("FSDP gathered units").bytes > 0
+    assert fsdp.component("fsdp_gathered_units").bytes > 0
     ddp_full = _est(method="full", gpus=2)
-    assert ddp_full.component("DDP gradient buckets").bytes == 2 * psi
+    assert ddp_full.component("ddp_gradient_buckets").bytes == 2 * psi

@@ -19,9 +19,9 @@ def _est(model=LLAMA8, **kw):
 def test_logits_block_is_the_peak_for_small_models_with_large_vocab():
     b, s = 8, 1024
     est = _est("Qwen/Qwen2.5-0.5B", method="full", batch=b, seq_len=s)
-    ce = est.component("logits + cross-entropy").bytes
+    ce = est.component("logits_loss").bytes
     assert ce == 12 * b * s * 151936
-    assert ce > est.component("weights").bytes + est.component("optimizer states").bytes
+    assert ce > est.component("weights").bytes + est.component("optimizer_states").bytes
     assert loss_bytes(151936, b * s, 2, "fused")[0] == 0
 
 

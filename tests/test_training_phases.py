@@ -20,10 +20,10 @@ def test_zero1_optimizer_step_by_hand():
     psi = load_model(MISTRAL).params_total
     est = _est(MISTRAL, method="full", precision="mixed", zero=1, gpus=8, seq_len=1024)
     assert est.details["peak_phase"] == "optimizer step"
-    assert est.component("fp32 gradient partition").bytes == 4 * psi // 8
+    assert est.component("fp32_gradient_partition").bytes == 4 * psi // 8
     assert est.component("gradients").bytes == 2 * psi
     states = 2 * psi + (8 + 4) * psi // 8  # bf16 weights + sharded Adam and master
-    context = est.component("CUDA context").bytes
+    context = est.component("cuda_context").bytes
     bucket = 2 * 4096 ** 2
     assert est.details["phases"]["optimizer step"] == context + states + 2 * psi + 4 * psi // 8 + bucket
     assert est.per_gpu_bytes == est.details["phases"]["optimizer step"]
@@ -34,8 +34,8 @@ def test_backward_start_holds_activations_loss_and_slack():
     est = _est("Qwen/Qwen2.5-0.5B", method="full", batch=8, seq_len=1024)
     assert est.details["peak_phase"] == "backward start"
     acts = est.component("activations").bytes
-    loss = est.component("logits + cross-entropy").bytes
-    assert est.component("allocator slack").bytes == int(0.05 * (acts + loss))
+    loss = est.component("logits_loss").bytes
+    assert est.component("allocator_slack").bytes == int(0.05 * (acts + loss))
     assert est.per_gpu_bytes == est.details["phases"]["backward start"]
 
 

@@ -45,7 +45,7 @@ def test_fp32_and_amp_are_16_bytes_per_param(precision):
     est = _est(method="full", precision=precision)
     assert est.details["model_states_bytes"] == 16 * psi
     if precision == "mixed":  # autocast keeps a bf16 copy of every Linear weight until backward
-        assert est.component("autocast weight copies").bytes > 1.9 * (psi - 2 * 128256 * 4096)
+        assert est.component("autocast_weight_copies").bytes > 1.9 * (psi - 2 * 128256 * 4096)
 
 
 def test_qlora_base_is_nf4_double_quant():
@@ -55,8 +55,8 @@ def test_qlora_base_is_nf4_double_quant():
     rest = spec.params_total - quant
     # peft.prepare_model_for_kbit_training (TRL's default) casts the non-4-bit params to fp32
     expected = quant * (0.5 + 1 / 64 + 4 / (64 * 256)) + 4 * rest
-    assert est.component("frozen weights").bytes == pytest.approx(expected, rel=1e-6)
-    assert est.component("dequantisation buffer").bytes == 2 * 4096 * 14336
+    assert est.component("frozen_weights").bytes == pytest.approx(expected, rel=1e-6)
+    assert est.component("dequantisation_buffer").bytes == 2 * 4096 * 14336
     kept = _est(method="qlora", kbit_prepare=False)  # e.g. Unsloth: embeddings, head and norms stay bf16
-    assert est.component("frozen weights").bytes - kept.component("frozen weights").bytes == pytest.approx(2 * rest, rel=1e-6)
+    assert est.component("frozen_weights").bytes - kept.component("frozen_weights").bytes == pytest.approx(2 * rest, rel=1e-6)
     assert rest == 2 * 128256 * 4096 + 65 * 4096  # embeddings + untied head + 65 RMSNorm weights

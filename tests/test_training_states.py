@@ -22,8 +22,8 @@ def test_lora_adapter_weights_and_gradients_by_hand():
     est = _est(method="lora", lora_rank=16)
     adapter = 32 * 16 * ((4096 + 4096) + (4096 + 1024))
     assert adapter == 6_815_744
-    assert est.component("adapter weights").bytes == 4 * adapter
-    assert est.component("frozen weights").bytes == 2 * spec.params_total
+    assert est.component("adapter_weights").bytes == 4 * adapter
+    assert est.component("frozen_weights").bytes == 2 * spec.params_total
     s = est.details["states"]
     assert s["gradients"] == 4 * adapter
     assert s["optimizer"] == 8 * adapter  # fp32 AdamW: 2 states × 4 B

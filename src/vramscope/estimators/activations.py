@@ -22,7 +22,7 @@ copy of the input (4·d_in) and A's output (4·r).
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from .. import spec as S
 from ..memo import per_spec
@@ -93,6 +93,21 @@ def _norm(width: int, o: ActOptions, consumers: int, gemma: bool) -> float:
 
 
 def layer_saves(spec: S.ModelSpec, layer: S.Layer, o: ActOptions) -> LayerSaves:
+    """What decoder layer ``layer`` saves for backward, bytes per token (memoised per spec, layer and
+    options: a training estimate asks it for every layer, DeepSeek-V3 61 times, mostly alike)."""
+    key = tuple((f, tuple(sorted(v.items())) if isinstance(v, dict) else v)
+                for f, v in ((f.name, getattr(o, f.name)) for f in fields(ActOptions)))
+    return _layer_saves_memo(spec, layer.index, key)
+
+
+@per_spec
+def _layer_saves_memo(spec: S.ModelSpec, index: int, key: tuple) -> LayerSaves:
+    values = {f: dict(v) if f == "lora" else v for f, v in key}
+    layer = next(la for la in spec.layers if la.index == index)
+    return _layer_saves(spec, layer, ActOptions(**values))
+
+
+def _layer_saves(spec: S.ModelSpec, layer: S.Layer, o: ActOptions) -> LayerSaves:
     """What decoder layer ``layer`` saves for backward, bytes per token."""
     h, e = spec.hidden_size, o.e
     linears = _layer_linears(spec).get(layer.index, ())

@@ -12,11 +12,13 @@ import pytest
 from conftest import catalog_config
 from vramscope import spec as S
 from vramscope.errors import UnsupportedModelError
+from vramscope.estimators.engines import ENGINES
 from vramscope.estimators.kv import kv_bytes_per_token, kv_groups, ssm_state_bytes
 from vramscope.families import SUPPORTED, spec_from_config
 from vramscope.families.defaults import hf_defaults
 
 BF16 = 2  # bytes per cached element with --kv-dtype bf16
+VLLM = ENGINES["vllm"].kv  # the KV policy of the engine the figures are for
 
 
 def spec_of(stem: str) -> S.ModelSpec:
@@ -24,7 +26,7 @@ def spec_of(stem: str) -> S.ModelSpec:
 
 
 def kv_per_token(stem: str, engine: str = "vllm") -> float:
-    return kv_bytes_per_token(spec_of(stem), engine=engine, kv_dtype="bf16")
+    return kv_bytes_per_token(spec_of(stem), ENGINES[engine].kv, kv_dtype="bf16")
 
 
 # --- KV bytes per token: 2 (K and V) × layers × KV heads × head_dim × 2 bytes ------------------------
@@ -42,14 +44,14 @@ def test_gpt_bigcode_multi_query_caches_one_head():
 def test_gpt_bigcode_without_multi_query_caches_every_head():
     config = {**catalog_config("bigcode__gpt_bigcode-santacoder"), "multi_query": False}
     spec = spec_from_config(config, model_id="mha")
-    assert kv_bytes_per_token(spec, kv_dtype="bf16") == 2 * 24 * 16 * 128 * BF16
+    assert kv_bytes_per_token(spec, VLLM, kv_dtype="bf16") == 2 * 24 * 16 * 128 * BF16
 
 
 def test_starcoder2_sliding_window_on_every_layer():
     c = catalog_config("bigcode__starcoder2-7b")
     d = c["hidden_size"] // c["num_attention_heads"]  # 4608 / 36 = 128
     assert kv_per_token("bigcode__starcoder2-7b") == 2 * 32 * c["num_key_value_heads"] * d * BF16 == 65_536
-    groups = kv_groups(spec_of("bigcode__starcoder2-7b"), "vllm", "bf16")
+    groups = kv_groups(spec_of("bigcode__starcoder2-7b"), VLLM, "bf16")
     assert [(g.kind, g.layers, g.window) for g in groups] == [("sliding", 32, 4096)]
 
 
@@ -58,7 +60,7 @@ def test_gpt_neox_full_heads_and_rotary_fraction_changes_nothing():
     assert kv_per_token("EleutherAI__pythia-6.9b") == 2 * 32 * 32 * (4096 // 32) * BF16 == 524_288
     # rotary_pct (0.25) rotates part of each head; the cache still holds whole heads
     other = spec_from_config({**c, "rotary_pct": 1.0}, model_id="x")
-    assert kv_bytes_per_token(other, kv_dtype="bf16") == 524_288
+    assert kv_bytes_per_token(other, VLLM, kv_dtype="bf16") == 524_288
 
 
 def test_falcon_multi_query_and_new_decoder_architecture():
@@ -103,7 +105,7 @@ def test_cohere_and_cohere2_interleave():
     spec = spec_of("CohereForAI__c4ai-command-r7b-12-2024")
     kinds = [layer.attention.kind for layer in spec.layers]
     assert kinds == (["sliding"] * 3 + ["full"]) * 8  # sliding_window_pattern 4: every 4th layer full
-    groups = {(g.kind, g.window): (g.layers, g.bytes_per_token) for g in kv_groups(spec, "vllm", "bf16")}
+    groups = {(g.kind, g.window): (g.layers, g.bytes_per_token) for g in kv_groups(spec, VLLM, "bf16")}
     per_layer = 2 * 8 * 128 * BF16
     assert groups == {("sliding", 4096): (24, 24 * per_layer), ("full", None): (8, 8 * per_layer)}
     # Command R: parallel attention and MLP behind one weight-only LayerNorm, tied head
@@ -118,8 +120,8 @@ def test_llama4_chunked_nope_layers_and_interleaved_moe():
     assert kinds == (["chunked"] * 3 + ["full"]) * 12  # NoPE (full) every 4th layer
     assert {layer.attention.chunk for layer in spec.layers if layer.attention.kind == "chunked"} == {8192}
     per_layer = 2 * c["num_key_value_heads"] * c["head_dim"] * BF16  # 4,096 B
-    assert kv_bytes_per_token(spec, kv_dtype="bf16") == 48 * per_layer
-    groups = {(g.kind, g.window): g.layers for g in kv_groups(spec, "vllm", "bf16")}
+    assert kv_bytes_per_token(spec, VLLM, kv_dtype="bf16") == 48 * per_layer
+    groups = {(g.kind, g.window): g.layers for g in kv_groups(spec, VLLM, "bf16")}
     assert groups == {("chunked", 8192): 36, ("full", None): 12}
     # every Scout layer is MoE (16 experts, top-1, shared expert); Maverick alternates dense and MoE
     assert all(layer.mlp.kind == "moe" and layer.mlp.shared_intermediate_size == 8192 for layer in spec.layers)
@@ -135,7 +137,7 @@ def test_qwen3_next_deltanet_state_and_gated_attention():
     full = [layer for layer in spec.layers if layer.attention is not None]
     linear = [layer for layer in spec.layers if layer.ssm is not None]
     assert (len(full), len(linear)) == (12, 36)  # full_attention_interval 4
-    assert kv_bytes_per_token(spec, kv_dtype="bf16") == 12 * 2 * c["num_key_value_heads"] * c["head_dim"] * BF16 == 24_576
+    assert kv_bytes_per_token(spec, VLLM, kv_dtype="bf16") == 12 * 2 * c["num_key_value_heads"] * c["head_dim"] * BF16 == 24_576
     # DeltaNet state per layer: conv (2·n_k·d_k + n_v·d_v)·(kernel − 1) + recurrent n_v·d_v·d_k elements
     conv = (2 * 16 * 128 + 32 * 128) * (4 - 1)
     state = 32 * 128 * 128
@@ -152,7 +154,7 @@ def test_nemotron_h_pattern_kv_and_mamba2_state():
     pattern = c["hybrid_override_pattern"]
     n_attn, n_mamba = pattern.count("*"), pattern.count("M")
     assert len(spec.layers) == len(pattern)
-    assert kv_bytes_per_token(spec, kv_dtype="bf16") == n_attn * 2 * c["num_key_value_heads"] * c["attention_head_dim"] * BF16
+    assert kv_bytes_per_token(spec, VLLM, kv_dtype="bf16") == n_attn * 2 * c["num_key_value_heads"] * c["attention_head_dim"] * BF16
     d_in = c["mamba_num_heads"] * c["mamba_head_dim"]
     conv = (d_in + 2 * c["n_groups"] * c["ssm_state_size"]) * (c["conv_kernel"] - 1)
     state = c["mamba_num_heads"] * c["mamba_head_dim"] * c["ssm_state_size"]
@@ -169,7 +171,7 @@ def test_falcon_h1_every_layer_holds_kv_and_mamba_state():
               "mamba_n_groups": 2, "mamba_d_conv": 4}
     spec = spec_from_config(config, model_id="h1")
     assert all(layer.attention is not None and layer.ssm is not None for layer in spec.layers)
-    assert kv_bytes_per_token(spec, kv_dtype="bf16") == 3 * 2 * 2 * (256 // 8) * BF16
+    assert kv_bytes_per_token(spec, VLLM, kv_dtype="bf16") == 3 * 2 * 2 * (256 // 8) * BF16
     conv = (320 + 2 * 2 * 16) * 3
     state = 8 * (320 // 8) * 16  # heads × head_dim ("auto": d_ssm / heads) × d_state
     assert ssm_state_bytes(spec, e=BF16) == 3 * (conv + state) * BF16
@@ -236,7 +238,7 @@ def test_minimax_lightning_state_and_published_counts():
     n_full = c["layer_types"].count("full_attention")
     n_lightning = c["layer_types"].count("linear_attention")
     assert (n_full, n_lightning) == (10, 70)
-    assert kv_bytes_per_token(spec, kv_dtype="bf16") == n_full * 2 * 8 * 128 * BF16 == 40_960
+    assert kv_bytes_per_token(spec, VLLM, kv_dtype="bf16") == n_full * 2 * 8 * 128 * BF16 == 40_960
     # lightning attention keeps the running K^T·V per head: heads × head_dim × head_dim, no convolution
     assert ssm_state_bytes(spec, e=BF16) == n_lightning * 64 * 128 * 128 * BF16
     V, h = c["vocab_size"], c["hidden_size"]
@@ -251,7 +253,7 @@ def test_granite4_hybrid_layers():
     spec = spec_from_config(config, model_id="g4")
     assert [layer.mixer for layer in spec.layers] == ["ssm", "attention", "ssm", "ssm"]
     assert all(layer.mlp.kind == "moe" and layer.mlp.shared_intermediate_size == 384 for layer in spec.layers)
-    assert kv_bytes_per_token(spec, kv_dtype="bf16") == 1 * 2 * 2 * 32 * BF16
+    assert kv_bytes_per_token(spec, VLLM, kv_dtype="bf16") == 1 * 2 * 2 * 32 * BF16
     d_in, heads = 2 * 256, 8
     conv = (d_in + 2 * 2 * 16) * 3
     assert ssm_state_bytes(spec, e=BF16) == 3 * (conv + heads * (d_in // heads) * 16) * BF16

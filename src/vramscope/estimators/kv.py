@@ -40,6 +40,12 @@ class KVPolicy:
     sliding_holds_batch: bool = False
 
 
+#: The bytes per token of every engine's policy today: they cache MLA's latent and differ only in what a
+#: sliding layer holds, which bytes per token do not see (``engines.hf.KV_4X`` is the exception). The
+#: default of :func:`kv_bytes_per_token` / :func:`kv_groups`; a sequence's bytes need the engine's policy.
+LATENT_CACHE = KVPolicy("any engine")
+
+
 @dataclass(frozen=True)
 class KVGroup:
     """Attention layers that cache alike: kind, window, and bytes per cached token on one GPU."""
@@ -82,7 +88,7 @@ def layer_kv_bytes_per_token(attn: S.Attention, policy: KVPolicy, e: float, tp: 
     return max(1, attn.num_kv_heads // tp) * (attn.head_dim + attn.head_dim_v) * e
 
 
-def kv_groups(spec: S.ModelSpec, policy: KVPolicy, kv_dtype: str = "auto", tp: int = 1,
+def kv_groups(spec: S.ModelSpec, policy: KVPolicy = LATENT_CACHE, kv_dtype: str = "auto", tp: int = 1,
               layers: tuple[S.Layer, ...] | None = None) -> list[KVGroup]:
     """Attention layers grouped by (kind, window) with their summed bytes per token."""
     e = kv_bytes_per_element(kv_dtype, spec.dtype)
@@ -97,7 +103,7 @@ def kv_groups(spec: S.ModelSpec, policy: KVPolicy, kv_dtype: str = "auto", tp: i
     return [KVGroup(kind, len(v), sum(v), window) for (kind, window), v in groups.items()]
 
 
-def kv_bytes_per_token(spec: S.ModelSpec, policy: KVPolicy, kv_dtype: str = "auto",
+def kv_bytes_per_token(spec: S.ModelSpec, policy: KVPolicy = LATENT_CACHE, kv_dtype: str = "auto",
                        tp: int = 1) -> float:
     """Bytes per token over all attention layers, as if every layer held the token (no window cap)."""
     return sum(g.bytes_per_token for g in kv_groups(spec, policy, kv_dtype, tp))

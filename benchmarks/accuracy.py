@@ -162,29 +162,17 @@ def keep_published_runs(text: str, old: Path) -> str:
 
 def published_section() -> list[str]:
     """Estimate vs the vLLM start-up figures other people measured on their GPUs
-    (`validation/published/vllm_logs.jsonl`, one source URL per row; `benchmarks/published_vllm.py`)."""
+    (`validation/published/vllm_logs.jsonl`, one source URL per row): the same section as
+    ``benchmarks/published_vllm.py --write-docs`` writes between its markers."""
     from vramscope.exact import published
 
     try:
-        results = published.compare_rows(published.load_rows())
+        rows = published.load_rows()
+        results = published.compare_rows(rows)
     except (OSError, ValueError) as exc:
         return ["", "## Published vLLM measurements", "", f"Not compared: {exc}"]
-    groups = {"all rows": None, "V1 engine": lambda r: r["vllm_engine"] == "V1"}
-    body = []
-    for name, where in groups.items():
-        for label, st in published.summary(results, where=where).items():
-            if st["count"] and label != "kv_tokens":
-                body.append((name, label, str(st["count"]), f"{st['median_pct']:.1f}", f"{st['p90_pct']:.1f}",
-                             f"{st['max_pct']:.1f}", f"{st['median_signed_pct']:+.1f}"))
-    return ["", "## Published vLLM measurements (other people's GPUs)", "",
-            f"{len(results)} vLLM start-up logs from GitHub issues, repositories and a blog "
-            "(`validation/published/vllm_logs.jsonl`, a source URL on every row; none used to calibrate the "
-            "estimator), each compared component by component with `vramscope.estimate(engine=\"vllm\")` for "
-            "the same model, GPU and flags (`python benchmarks/published_vllm.py` prints every row). "
-            "|error| in % of the measured figure; signed > 0: the estimate is higher. Activation and non-torch "
-            "figures are printed only by the old V0 engine, whose profile run differs from V1's that vramscope "
-            "models; see `validation/published/README.md`.", ""] + md_table(
-        ("rows", "component", "n", "median", "p90", "max", "median signed"), body)
+    return ["", "<!-- published-vllm:start -->", *published.markdown_section(rows, results).splitlines(),
+            "<!-- published-vllm:end -->"]
 
 
 def markdown(rows: Sequence[AccuracyRow], stats: dict[str, dict], *, suite: str, measurements_dir: str,

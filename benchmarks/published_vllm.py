@@ -12,7 +12,9 @@ The comparison lives in ``vramscope.exact.published`` (tested by ``tests/test_pu
 this script only prints it. Run: ``HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/published_vllm.py``
 (about a second, no GPU, no network). Options: ``--rows FILE`` (another JSONL file of the same
 shape), ``--assumptions`` (also print each row's filled-in defaults and model / GPU mapping),
-``--json FILE`` (the per-row results as JSON).
+``--json FILE`` (the per-row results as JSON), ``--markdown`` (print the docs section),
+``--write-docs`` (put that section into ``docs/accuracy.md`` between its ``published-vllm`` markers,
+replacing the hand-written section the first time).
 """
 
 from __future__ import annotations
@@ -30,12 +32,34 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from vramscope.exact import published  # noqa: E402
 
+DOCS = ROOT / "docs" / "accuracy.md"
+START, END = "<!-- published-vllm:start -->", "<!-- published-vllm:end -->"
+HEADING = published.HEADING
+
+
+def write_docs(section: str, path: Path = DOCS) -> None:
+    """Replace the section between the markers (the first time: the hand-written section under HEADING)."""
+    text = path.read_text(encoding="utf-8")
+    block = section
+    if START in text and END in text:
+        head, rest = text.split(START, 1)
+        text = head + block + rest.split(END, 1)[1]
+    elif HEADING in text:
+        head, rest = text.split(HEADING, 1)
+        tail = rest[rest.find("\n## "):] if "\n## " in rest else "\n"
+        text = head + block + "\n" + tail
+    else:
+        text = text.rstrip("\n") + "\n\n" + block + "\n"
+    path.write_text(text, encoding="utf-8")
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=Path, default=published.DEFAULT_ROWS, help="JSONL file of published logs")
     parser.add_argument("--assumptions", action="store_true", help="print each row's defaults and mappings")
     parser.add_argument("--json", type=Path, help="write the per-row results here")
+    parser.add_argument("--markdown", action="store_true", help="print the docs/accuracy.md section")
+    parser.add_argument("--write-docs", action="store_true", help="write that section into docs/accuracy.md")
     args = parser.parse_args(argv)
 
     rows = published.load_rows(args.rows)
@@ -46,6 +70,13 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
     results = published.compare_rows(rows)
+    if args.markdown or args.write_docs:
+        section = f"{START}\n{published.markdown_section(rows, results)}\n{END}"
+        print(section)
+        if args.write_docs:
+            write_docs(section)
+            print(f"\nwrote {DOCS}")
+        return 0
     compared = {r["index"] for r in results}
     sources = {row["source"].split("#")[0] for row in rows}
     print(f"{len(rows)} published rows from {len(sources)} sources; {len(results)} compared\n")
@@ -64,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.assumptions:
         print("\nAssumptions per row:")
         for r in results:
-            print(f"{r['index']:>2} [{r['vllm_engine']}, weights {r['weights_format']}, T={r['max_num_batched_tokens']}, "
+            print(f"{r['index']:>2} [{r['vllm_engine']} {r['vllm_release'] or 'default'}, weights {r['weights_format']}, T={r['max_num_batched_tokens']}, "
                   f"S={r['max_num_seqs']}] " + "; ".join(r["assumptions"]))
 
     groups = (

@@ -20,25 +20,33 @@ H100 = find_gpu("H100-SXM-80GB")
 
 
 def test_llama31_8b_on_h100_every_part_by_hand():
-    """Llama-3.1-8B, 1024 + 256 tokens, util 0.9 on an H100 (T 16384, S 1024: ≥ 70 GiB and not an A100)."""
+    """Llama-3.1-8B, 1024 + 256 tokens, util 0.9 on an H100, vLLM 0.24.0 (the default release) as
+    ``vllm serve``: T 8192, S 1024 (≥ 70 GiB, not an A100); FlashInfer sampler; CUDA-graph estimate
+    taken out of the pool (vllm_releases)."""
     est = estimate_inference(LLAMA, make_inference(engine="vllm"), H100)
     budget = int(H100.usable_bytes * 0.9)
     weights = 2 * 8_030_261_248
-    v, t, s = 128_256, 16_384, 1024
-    peak = t * v * 2 + s * v * 4 + int(0.35 * GiB)  # logits of every token + the sampler's fp32 rows > the MLP phase
+    v, t, s, h, inter = 128_256, 8192, 1024, 4096, 14_336
+    forward = t * (2 * h + 3 * inter) * 2  # compiled: residual + normed input, gate/up + act output
+    sampler = s * v * 14 + t * h * 2  # FlashInfer: bf16 + fp32 + masked + probs per logit; the T×h output held
+    peak = max(forward, sampler)
     non_torch = int(0.13 * GiB)
-    kv = budget - weights - peak - non_torch
+    graphs = 512 * (2 * h + 3 * inter) * 2 + (50 + 50) * 2**20  # 51 capture sizes up to 512, all ≤ S: two modes
+    kv = budget - weights - peak - non_torch - graphs
     per_token = 32 * 2 * 8 * 128 * 2  # layers × (K, V) × KV heads × head dim × bf16
     blocks = kv // (per_token * 16)
-    assert [est.component(k).bytes for k in ("weights", "profile_peak", "non_torch_allocations", "kv_cache")] == [
-        weights, peak, non_torch, kv]
+    assert sampler > forward
+    assert [est.component(k).bytes for k in ("weights", "profile_peak", "non_torch_allocations", "kv_cache",
+                                             "cuda_graphs")] == [weights, peak, non_torch, kv, graphs]
     assert est.kv == KVCapacity(bytes_per_token=per_token, bytes_needed=per_token * 1280, budget_bytes=budget,
                                 kv_bytes=kv, capacity_tokens=blocks * 16, num_blocks=blocks,
                                 max_concurrency=blocks / (1280 / 16))
-    assert est.settings == VLLMSettings(max_num_batched_tokens=t, max_num_seqs=s, max_model_len=1280, block_size=16)
+    assert est.settings == VLLMSettings(max_num_batched_tokens=t, max_num_seqs=s, max_model_len=1280, block_size=16,
+                                        vllm_version="0.24.0")
     assert est.fit == Fit(H100.usable_bytes, True, est.fit.rule) and est.fits is True
     # the legacy view keeps the old paths
     assert est.details["kv_capacity_tokens"] == blocks * 16 and est.details["fit_limit_bytes"] == H100.usable_bytes
+    assert f"GPU KV cache size: {blocks * 16:,} tokens" in est.component("kv_cache").note
 
 
 def test_fits_is_vllms_rule_not_the_sum():
@@ -61,9 +69,10 @@ def test_registry_facts():
 
 # --- vLLM against its own accounting ---------------------------------------------------------------
 def test_vllm_llama31_8b_h100_matches_measured_kv():
-    """llm-d measured vLLM 0.11 on H100 (79.18 GiB), util 0.9: KV cache 51.38 GiB
+    """llm-d measured vLLM 0.11 on H100 (79.18 GiB), util 0.9, T 16384, S 1024: KV cache 51.38 GiB
     (llm-d/llm-d-benchmark config_explorer/empirical-vllm-memory-results.md)."""
-    est = vramscope.estimate("meta-llama/Llama-3.1-8B", engine="vllm", gpu="H100-SXM-80GB", gpu_memory_utilization=0.9)
+    est = vramscope.estimate("meta-llama/Llama-3.1-8B", engine="vllm", gpu="H100-SXM-80GB", gpu_memory_utilization=0.9,
+                             vllm_version="0.11.0", vllm_entrypoint="llm")
     kv_gib = est.component("kv_cache").bytes / GiB
     assert kv_gib == pytest.approx(51.38, rel=0.05)
     assert est.details["kv_capacity_tokens"] == pytest.approx(51.38 * GiB / 131_072, rel=0.05)

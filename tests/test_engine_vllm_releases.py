@@ -147,3 +147,76 @@ def test_describe_says_what_the_budget_subtracts() -> None:
     assert "outside the budget" in R.describe(R.release("0.19.1"))
     assert "CUDA context" in R.describe(R.release("0.8.5"))
     assert R.describe(R.release("0.6.6")).startswith("V0 engine")
+
+
+# --- the vLLM estimate by release, end to end (estimators/engines/vllm.py) ---------------------------
+def _vllm(**kw):
+    import vramscope
+
+    return vramscope.estimate("meta-llama/Llama-3.1-8B", engine="vllm", gpu="H100-SXM-80GB", context=4096, **kw)
+
+
+def test_the_release_picks_the_sampler_and_the_graph_term():
+    h, v, inter, t, s = 4096, 128_256, 14_336, 8192, 1024
+    held = t * h * 2
+    old = _vllm(vllm_version="0.10.1.1")  # pip wheel: PyTorch sort sampler, graphs outside the budget
+    assert old.component("profile_peak").bytes == s * v * 28 + held
+    assert old.component("cuda_graphs").bytes == int(0.3 * GiB)
+    new = _vllm()  # 0.24.0: FlashInfer sampler, CUDA-graph estimate inside the budget
+    assert new.component("profile_peak").bytes == s * v * 14 + held
+    assert new.component("cuda_graphs").bytes == 512 * (2 * h + 3 * inter) * 2 + 100 * MiB
+    assert new.settings.vllm_version == R.DEFAULT_RELEASE and old.settings.vllm_version == "0.10.1.1"
+    assert any("vLLM 0.24.0 (default release" in a for a in new.assumptions)
+
+
+def test_the_entrypoint_picks_the_batch_defaults():
+    assert _vllm().settings.max_num_batched_tokens == 8192
+    assert _vllm(vllm_entrypoint="llm").settings.max_num_batched_tokens == 16384
+
+
+def test_kv_cache_memory_is_the_pool():
+    est = _vllm(kv_cache_memory=8 * GiB, gpu_memory_utilization=0.5)
+    assert est.component("kv_cache").bytes == 8 * GiB
+    assert est.kv.capacity_tokens == 8 * GiB // (131_072 * 16) * 16
+    with pytest.raises(VramscopeError, match="0.10.2 or newer"):
+        _vllm(kv_cache_memory=8 * GiB, vllm_version="0.10.1.1")
+
+
+def test_cpu_offload_moves_weights_to_the_host():
+    plain, offloaded = _vllm(), _vllm(cpu_offload_gb=4)
+    assert plain.component("weights").bytes - offloaded.component("weights").bytes == 4 * GiB
+    assert offloaded.host_bytes == 4 * GiB
+    assert offloaded.component("kv_cache").bytes - plain.component("kv_cache").bytes == 4 * GiB
+
+
+def test_enforce_eager_turns_off_compilation_and_graphs():
+    h, inter, t = 4096, 14_336, 32_768
+    eager = _vllm(enforce_eager=True, max_num_batched_tokens=t, max_num_seqs=8)
+    compiled = _vllm(max_num_batched_tokens=t, max_num_seqs=8)
+    assert eager.component("profile_peak").bytes == t * (4 * h + 3 * inter) * 2
+    assert compiled.component("profile_peak").bytes == t * (2 * h + 3 * inter) * 2
+    assert eager.component("cuda_graphs").bytes == 0
+
+
+def test_cli_refuses_an_unknown_release_in_one_line(capsys):
+    from conftest import run_cli
+
+    code, out, err = run_cli(["estimate", "meta-llama/Llama-3.1-8B", "--engine", "vllm", "--gpu", "H100-SXM-80GB",
+                              "--vllm-version", "0.21.0"], capsys)
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert code == 2 and out == "" and len(lines) == 1
+    assert "unknown vLLM version '0.21.0'" in lines[0] and "0.24.0" in lines[0] and "Traceback" not in err
+    code, out, err = run_cli(["estimate", "meta-llama/Llama-3.1-8B", "--engine", "vllm", "--gpu", "H100-SXM-80GB",
+                              "--vllm-version", "0.10.1.1", "--kv-cache-memory", "8589934592"], capsys)
+    assert code == 2 and "0.10.2 or newer" in err
+
+
+def test_cli_logs_the_pool_as_vllm_does(capsys, monkeypatch):
+    from conftest import run_cli
+
+    monkeypatch.setenv("COLUMNS", "200")
+    code, out, err = run_cli(["estimate", "meta-llama/Llama-3.1-8B", "--engine", "vllm", "--gpu", "H100-SXM-80GB",
+                              "--context", "32768", "--kv-cache-memory", "8GiB"], capsys)
+    tokens = 8 * GiB // (131_072 * 16) * 16  # 65,536
+    assert code == 0, err
+    assert f"GPU KV cache size: {tokens:,} tokens; Maximum concurrency for 32,768 tokens per request: 2.00x" in out

@@ -233,6 +233,13 @@ def _vllm_fits(est, usable: int, out: list[str]) -> tuple[bool | None, str]:
     weights, peak, non_torch, kv = parts
     budget = int(usable * util)
     available = budget - weights - peak - non_torch
+    from .estimators.engines.vllm_releases import release
+
+    version = getattr(est.settings, "vllm_version", None)
+    if version is not None and release(version).cudagraph_subtracted and not est.workload.get("enforce_eager"):
+        available -= _need(est, "cuda_graphs", out) or 0  # vLLM ≥ 0.20 takes its CUDA-graph estimate out first
+    if est.workload.get("kv_cache_memory") is not None:
+        available = est.workload["kv_cache_memory"]  # --kv-cache-memory: the pool is that, no profiling
     if kv != max(0, available):
         out.append(f"vLLM KV cache {kv:,} B is not what the budget leaves ({available:,} B)")
     ok = available > 0 and available >= needed and est.per_gpu_bytes <= usable

@@ -121,6 +121,12 @@ class Inference(_Workload):
     max_num_batched_tokens: Annotated[int, Meta(ge=1, le=MAX_TOKENS)] | None = None
     block_size: Annotated[int, Meta(ge=1, le=4096)] = 16
     enforce_eager: bool = False
+    # vLLM by release (estimators/engines/vllm_releases.py)
+    vllm_version: Annotated[str, Meta(description="vLLM release, e.g. 0.10.1.1; None = the default release")] | None = None
+    vllm_entrypoint: Literal["serve", "llm"] = "serve"
+    vllm_sampler: Literal["auto", "flashinfer", "pytorch"] = "auto"
+    kv_cache_memory: Annotated[int, Meta(ge=1, le=1 << 50, description="vLLM --kv-cache-memory-bytes: the KV pool per GPU")] | None = None
+    cpu_offload_gb: Annotated[float, Meta(ge=0.0, le=1 << 20, description="vLLM --cpu-offload-gb: weights per GPU kept on the host")] = 0.0
     mem_fraction_static: Annotated[float, Meta(gt=0.0, le=1.0)] | None = None
     # llama.cpp
     n_gpu_layers: Annotated[int, Meta(ge=0, le=10_000, description="-ngl; None = all layers")] | None = None

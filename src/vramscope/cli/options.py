@@ -28,6 +28,8 @@ def workload_options(
     engine, weights, kv_dtype, batch, micro_batch, prompt_len, gen_len, context, seq_len, tp, pp, ep, util, max_model_len, max_num_seqs,
     max_num_batched_tokens, block_size, ngl, n_parallel, n_ubatch, no_flash_attn, no_kv_offload, cache, attn,
     mem_fraction_static, images, image_size, video_seconds, fps, audio_seconds,
+    vllm_version=None, vllm_entrypoint=None, vllm_sampler=None, kv_cache_memory=None, cpu_offload_gb=None,
+    enforce_eager=False,
 ) -> dict[str, Any]:
     size = None
     if image_size:
@@ -44,7 +46,19 @@ def workload_options(
         "flash_attn": None if not no_flash_attn else False, "kv_offload": None if not no_kv_offload else False,
         "cache": cache, "attn_impl": attn, "mem_fraction_static": mem_fraction_static, "images": images,
         "image_size": size, "video_seconds": video_seconds, "fps": fps, "audio_seconds": audio_seconds,
+        "vllm_version": vllm_version, "vllm_entrypoint": vllm_entrypoint, "vllm_sampler": vllm_sampler,
+        "kv_cache_memory": _kv_cache_bytes(kv_cache_memory), "cpu_offload_gb": cpu_offload_gb,
+        "enforce_eager": True if enforce_eager else None,
     }
+
+
+def _kv_cache_bytes(text: str | None) -> int | None:
+    """``--kv-cache-memory``: bytes as vLLM's ``--kv-cache-memory-bytes`` takes them, or a size with a unit (8GiB)."""
+    if text is None:
+        return None
+    from ..units import parse_bytes
+
+    return int(text) if str(text).strip().isdigit() else parse_bytes(text)
 
 
 def inference_cmd(fn):
@@ -78,6 +92,12 @@ def inference_cmd(fn):
         ("cache", Annotated[str | None, Opt("--cache", help="HF: dynamic | static")], None),
         ("attn", Annotated[str | None, Opt("--attn", help="eager | sdpa | flash")], None),
         ("mem_fraction_static", Annotated[float | None, Opt("--mem-fraction-static")], None),
+        ("vllm_version", Annotated[str | None, Opt("--vllm-version", help="vLLM release the estimate follows, e.g. 0.10.1.1 (default: a recent one)")], None),
+        ("vllm_entrypoint", Annotated[str | None, Opt("--vllm-entrypoint", help="vLLM: serve (default) | llm (the LLM class: larger batch defaults)")], None),
+        ("vllm_sampler", Annotated[str | None, Opt("--vllm-sampler", help="vLLM sampler warm-up: auto | flashinfer | pytorch")], None),
+        ("kv_cache_memory", Annotated[str | None, Opt("--kv-cache-memory", "--kv-cache-memory-bytes", help="vLLM: KV pool per GPU in bytes (or 8GiB); no profiling")], None),
+        ("cpu_offload_gb", Annotated[float | None, Opt("--cpu-offload-gb", help="vLLM: GiB of weights per GPU kept on the host")], None),
+        ("enforce_eager", Annotated[bool, Opt("--enforce-eager", help="vLLM / SGLang: no CUDA graphs (vLLM: no torch.compile)")], False),
         ("images", Annotated[int | None, Opt("--images")], None),
         ("image_size", Annotated[str | None, Opt("--image-size", help="WxH, e.g. 1280x720")], None),
         ("video_seconds", Annotated[float | None, Opt("--video-seconds")], None),

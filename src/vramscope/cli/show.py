@@ -92,7 +92,13 @@ def estimate(est: Any, as_json: bool) -> None:
     if est.gpu:
         verdict = "[green]fits[/green]" if est.fits else "[red]does not fit[/red]"
         con.print(f"{est.gpu['name']} ({fmt_gib(est.gpu['memory_bytes'])}): {verdict}")
-    if "kv_capacity_tokens" in d:
+    if "kv_capacity_tokens" in d and est.engine == "vllm":
+        # as vLLM logs its pool (kv_cache_utils._report_kv_cache_config)
+        conc = d.get("max_concurrency")
+        con.print(f"GPU KV cache size: {d['kv_capacity_tokens']:,} tokens"
+                  + (f"; Maximum concurrency for {d.get('max_model_len', 0):,} tokens per request: {conc:.2f}x"
+                     if conc is not None else "") + f"  (as vLLM {est.settings.vllm_version} logs it)")
+    elif "kv_capacity_tokens" in d:
         conc = d.get("max_concurrency")
         con.print(f"KV cache capacity: {d['kv_capacity_tokens']:,} tokens"
                   + (f"; max concurrency at {d.get('max_model_len', '?'):,} tokens: {conc:.2f}x" if conc is not None else ""))

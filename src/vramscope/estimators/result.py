@@ -160,9 +160,10 @@ class VLLMSettings:
     max_num_seqs: int
     max_model_len: int
     block_size: int
+    vllm_version: str | None = None
 
     def legacy(self) -> dict[str, Any]:
-        return _present(self)
+        return {k: v for k, v in _present(self).items() if k != "vllm_version"}  # the old flat view had no release
 
 
 @dataclass(frozen=True)

@@ -40,7 +40,7 @@ DEFAULT_ROWS = Path(__file__).resolve().parents[3] / "validation" / "published" 
 FIELDS: tuple[str, ...] = (
     "source", "model", "gpu", "total_gpu_memory_gib", "tp", "pp", "gpu_memory_utilization", "max_model_len",
     "max_num_seqs", "max_num_batched_tokens", "dtype", "quantization", "kv_cache_dtype", "enforce_eager",
-    "vllm_version", "vllm_engine", "entrypoint", "weights_gib", "activation_peak_gib", "non_torch_gib",
+    "vllm_version", "vllm_release", "vllm_engine", "entrypoint", "sampler", "weights_gib", "activation_peak_gib", "non_torch_gib",
     "kv_cache_gib", "kv_cache_tokens", "max_concurrency", "concurrency_tokens", "cuda_graph_gib", "notes",
 )
 #: the measured figures (GiB, except the token count and the concurrency factor)
@@ -71,6 +71,20 @@ BASE_MODEL: dict[str, tuple[str, str]] = {
 #: None = as stored in the catalog checkpoint (gpt-oss ships MXFP4 experts)
 WEIGHTS_BY_MODEL: dict[str, str] = {"Qwen/Qwen3-235B-A22B-FP8": "fp8-block"}
 WEIGHTS_BY_QUANT: dict[str, str | None] = {"fp8": "fp8", "mxfp4": None}
+
+#: what CUDA reports as the device's total (``torch.cuda.mem_get_info()[1]``, the ``total`` vLLM multiplies
+#: by the utilisation) where the catalog holds the marketed or nvidia-smi size: catalog id -> (GiB, source).
+#: Used for rows that print no total; the figures are published CUDA totals of the same GPU model.
+CUDA_TOTAL_GIB: dict[str, tuple[float, str]] = {
+    "A100-SXM-80GB": (79.25, "https://github.com/levihsu/OOTDiffusion/issues/235 (torch OOM on an A100: "
+                             "'79.25 GiB total capacity')"),
+    "RTX-4090-24GB": (23.64, "https://github.com/ali-vilab/VGen/issues/104 (RTX 4090 24GB: "
+                             "'GPU 0 has a total capacity of 23.64 GiB')"),
+    "RTX-5090-32GB": (31.37, "https://github.com/vllm-project/vllm/issues/14452 (vLLM V0 log on an RTX 5090: "
+                             "'total_gpu_memory (31.37GiB)')"),
+    "RTX-PRO-6000-BLACKWELL-96GB": (94.97, "https://github.com/antirez/ds4/issues/431 (RTX PRO 6000 Blackwell, "
+                                           "97887 MiB card: 'total=94.97 GiB' from cudaMemGetInfo)"),
+}
 
 #: GPU names as published -> catalog ids (names ``find_gpu`` already resolves need no entry)
 GPU_ALIASES: dict[str, str] = {
@@ -115,6 +129,18 @@ def row_problems(row: dict[str, Any]) -> list[str]:
         problems.append("vllm_engine must be V0 or V1")
     if row.get("entrypoint") not in ("serve", "LLM"):
         problems.append("entrypoint must be serve or LLM")
+    if row.get("sampler") not in (None, "flashinfer", "native"):
+        problems.append("sampler must be flashinfer, native or null")
+    release = row.get("vllm_release")
+    if release is not None:
+        from ..errors import VramscopeError
+        from ..estimators.engines.vllm_releases import release as vllm_release
+
+        try:
+            if vllm_release(release).engine != row.get("vllm_engine"):
+                problems.append(f"vllm_release {release} runs the other engine than vllm_engine")
+        except VramscopeError:
+            problems.append(f"vllm_release {release!r} is not a known vLLM release")
     return problems
 
 
@@ -156,31 +182,26 @@ def resolve_gpu(row: dict[str, Any]) -> tuple[GPU | None, str]:
             return None, f"GPU {row['gpu']!r} not in the catalog and no total printed"
         return custom_gpu(int(total * GiB), name=row["gpu"]), f"custom GPU of the printed {total} GiB"
     if total is None:
+        if gpu.id in CUDA_TOTAL_GIB:
+            cuda, source = CUDA_TOTAL_GIB[gpu.id]
+            return (replace(gpu, memory_bytes=int(cuda * GiB)),
+                    f"{gpu.id}: CUDA's total {cuda} GiB (no total printed; catalog {gpu.memory_gib:.2f} GiB; {source})")
         return gpu, f"{gpu.id}: catalog memory {gpu.memory_gib:.2f} GiB (no total printed)"
     return replace(gpu, memory_bytes=int(total * GiB)), f"{gpu.id} with the printed total {total} GiB"
 
 
 def batch_limits(row: dict[str, Any], gpu: GPU, max_model_len: int) -> tuple[int, int, list[str]]:
-    """(max_num_batched_tokens, max_num_seqs, assumptions): the row's values, else vLLM's defaults.
+    """(max_num_batched_tokens, max_num_seqs, assumptions): the row's values, else the defaults of the
+    release the row is compared as (:func:`vramscope.estimators.engines.vllm_releases.batch_defaults`:
+    V0 profiles ``max(max_model_len, 2048)`` tokens over 256 sequences without chunked prefill; V1 picks
+    by GPU size and entrypoint). ``assumptions`` says which defaults were filled in."""
+    from ..estimators.engines import vllm_releases
 
-    V0 without chunked prefill (its default below 32K context) profiles ``max(max_model_len, 2048)``
-    tokens over 256 sequences. V1 (``EngineArgs.get_batch_defaults``): GPUs of >= 70 GiB that are not
-    A100 get 16384 tokens / 1024 sequences for the ``LLM`` class and 8192 / 1024 for ``vllm serve``;
-    others 8192 / 256 (``LLM``) and 2048 / 256 (``serve``). ``assumptions`` says which defaults were
-    filled in.
-    """
     tokens, seqs = row.get("max_num_batched_tokens"), row.get("max_num_seqs")
+    rel = vllm_releases.release(row.get("vllm_release"))
+    default_t, default_s = vllm_releases.batch_defaults(rel, gpu.memory_bytes, gpu.id, row["entrypoint"], max_model_len)
+    rule = f"vLLM {rel.label} {row['entrypoint']} default"
     notes = []
-    if row["vllm_engine"] == "V0":
-        default_t, default_s = max(max_model_len, 2048), 256
-        rule = "V0 default (no chunked prefill)"
-    else:
-        big = gpu.memory_bytes >= 70 * GiB and "A100" not in gpu.id.upper()
-        if row["entrypoint"] == "LLM":
-            default_t, default_s = (16384, 1024) if big else (8192, 256)
-        else:
-            default_t, default_s = (8192, 1024) if big else (2048, 256)
-        rule = f"V1 {row['entrypoint']} default"
     if tokens is None:
         tokens = default_t
         notes.append(f"max_num_batched_tokens={tokens} ({rule})")
@@ -232,9 +253,14 @@ def compare_row(row: dict[str, Any], index: int | None = None) -> dict[str, Any]
     quant = row.get("quantization")
     weights = WEIGHTS_BY_MODEL.get(row["model"], WEIGHTS_BY_QUANT.get(quant) if quant else None)
     kv_dtype = row.get("kv_cache_dtype") or "auto"
+    release = row.get("vllm_release")
+    if release is None:
+        assumptions.append("vLLM release not known: compared as the estimator's default release")
+    sampler = {"flashinfer": "flashinfer", "native": "pytorch"}.get(row.get("sampler") or "", "auto")
     est = estimate(spec, engine="vllm", gpu=gpu, tp=row["tp"], pp=row["pp"], gpu_memory_utilization=util,
                    max_model_len=max_len, context=max_len, max_num_seqs=seqs, max_num_batched_tokens=tokens,
-                   weights=weights, kv_dtype=kv_dtype, enforce_eager=bool(row.get("enforce_eager")))
+                   weights=weights, kv_dtype=kv_dtype, enforce_eager=bool(row.get("enforce_eager")),
+                   vllm_version=release, vllm_entrypoint=row["entrypoint"].lower(), vllm_sampler=sampler)
     by_name = {c.name: c.bytes for c in est.components}
     components: dict[str, dict[str, float | None]] = {}
     for name, field, label in COMPONENTS:
@@ -251,6 +277,7 @@ def compare_row(row: dict[str, Any], index: int | None = None) -> dict[str, Any]
         "gpu_id": gpu.id,
         "gpu_memory_gib": gpu.memory_gib,
         "vllm_engine": row["vllm_engine"],
+        "vllm_release": row.get("vllm_release"),
         "weights_exact": weights_exact(row),
         "weights_format": weights or "as stored",
         "max_num_batched_tokens": tokens,
@@ -367,4 +394,54 @@ def format_summary(stats: dict[str, dict[str, float | int | None]]) -> str:
         lines.append(f"{label:<10} {s['count']:>3} {_fmt(s['median_pct'], '.1f'):>9} {_fmt(s['p90_pct'], '.1f'):>8} "
                      f"{_fmt(s['max_pct'], '.1f'):>8} {_fmt(s['median_signed_pct'], '+.1f'):>9} "
                      f"{_fmt(s['median_abs'], spec):>11} {_fmt(s['p90_abs'], spec):>9} {_fmt(s['max_abs'], spec):>9}")
+    return "\n".join(lines)
+
+
+HEADING = "## Published vLLM measurements (other people's GPUs)"
+
+
+def markdown_section(rows: Sequence[dict[str, Any]], results: Sequence[dict[str, Any]]) -> str:
+    """The "Published vLLM measurements" section: the summary per engine and every row's KV pool."""
+    v1 = [r for r in results if r["vllm_engine"] == "V1"]
+    lines = [
+        HEADING, "",
+        f"{len(rows)} vLLM start-up logs from GitHub issues, repositories and blogs "
+        "(`validation/published/vllm_logs.jsonl`, a source URL on every row; none used to calibrate the estimator), "
+        "each compared with `vramscope.estimate(engine=\"vllm\", vllm_version=…)` for the same model, GPU, flags and "
+        "vLLM release (`python benchmarks/published_vllm.py` prints every component; this section is "
+        "`--write-docs`). The profile-run peak, sampler warm-up, non-torch memory and CUDA-graph estimate follow "
+        "each release's code (`vramscope/estimators/engines/vllm_releases.py`). |error| in % of the measured "
+        "figure; signed > 0: the estimate is higher.", "",
+        "| rows | component | n | median | p90 | max | median signed |", "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for title, where in (("all rows", None), ("V1 engine", lambda r: r["vllm_engine"] == "V1"),
+                         ("V0 engine", lambda r: r["vllm_engine"] == "V0")):
+        stats = summary(results, where=where)
+        for label in ("weights", "activation", "non_torch", "kv_cache", "kv_tokens"):
+            st = stats[label]
+            if st["count"]:
+                lines.append(f"| {title} | {label} | {st['count']} | {st['median_pct']:.1f} | {st['p90_pct']:.1f} | "
+                             f"{st['max_pct']:.1f} | {st['median_signed_pct']:+.1f} |")
+    lines += ["", "KV pool in tokens (`GPU KV cache size`, V0: blocks × 16) per row:", "",
+              "| # | model | GPU | vLLM | measured | estimated | error % |", "|---:|---|---|---|---:|---:|---:|"]
+    for r in results:
+        e = r["components"]["kv_tokens"]
+        if e["measured"] is None:
+            e = r["components"]["kv_cache"]
+            if e["measured"] is None:
+                continue
+            meas, est = f"{e['measured']:.2f} GiB", f"{e['estimated']:.2f} GiB"
+        else:
+            meas, est = f"{e['measured']:,.0f}", f"{e['estimated']:,.0f}"
+        lines.append(f"| {r['index']} | {r['model']} | {r['gpu']} | {r['vllm_release'] or 'default'} "
+                     f"({r['vllm_engine']}) | {meas} | {est} | {e['error_pct']:+.1f} |")
+    def error(r: dict) -> float | None:
+        tokens = r["components"]["kv_tokens"]["error_pct"]
+        return tokens if tokens is not None else r["components"]["kv_cache"]["error_pct"]
+
+    carried = [r for r in v1 if error(r) is not None]
+    missed = [r["index"] for r in carried if abs(error(r)) > 5.0]
+    lines += ["", f"{len(carried) - len(missed)} of the {len(carried)} V1 rows with a KV figure are within 5 %"
+              + (f"; rows {', '.join(map(str, missed))} are not, for the reasons `validation/published/README.md` "
+                 "and `tests/test_published.py::UNREACHED` give." if missed else ".")]
     return "\n".join(lines)

@@ -1,29 +1,28 @@
-"""vLLM (v1) memory accounting (formulas.md §4.2, ``gpu_worker.determine_available_memory``).
+"""vLLM memory accounting, release by release (``gpu_worker.determine_available_memory``).
 
-vLLM claims ``gpu_memory_utilization × total GPU memory`` and fills whatever its weights, the
-profile-run peak and non-torch allocations leave with KV-cache blocks:
+vLLM claims ``gpu_memory_utilization × total`` of the GPU (``total`` as CUDA reports it) and fills
+what its weights, the profile run's peak, the memory outside PyTorch and — from 0.20 — its CUDA-graph
+estimate leave with KV-cache blocks:
 
-    KV = util · total − weights − profile peak − non-torch
+    KV = util · total − weights − profile peak − non-torch [− CUDA-graph estimate]
 
-CUDA graphs are captured after the KV cache is allocated and, with the CUDA context, live outside
-that budget, so ``nvidia-smi`` shows ``util · total + graphs + context``.
+What each term is, and the batch defaults, depend on the release: ``vllm_releases.py`` holds them per
+range of releases, read in each release's code (``--vllm-version``, default
+:data:`~.vllm_releases.DEFAULT_RELEASE`). The profile peak is the larger of the forward over
+``max_num_batched_tokens`` tokens and the sampler warm-up on ``min(max_num_batched_tokens,
+max_num_seqs)`` rows of logits; non-torch memory is measured by vLLM at run time and modelled from
+its components. ``--kv-cache-memory`` (vLLM ``--kv-cache-memory-bytes``, 0.10.2+) makes the pool that
+many bytes with no profiling; ``--cpu-offload-gb`` keeps that many GiB of weights per GPU on the host.
+
+Before 0.20 CUDA graphs are captured after the KV cache is allocated and, with the CUDA context, live
+outside that budget, so ``nvidia-smi`` shows ``util · total + graphs + context``; from 0.20 the graphs
+are estimated first and taken out of the pool.
 
 It fits when vLLM would start and serve the workload: the KV budget is positive ("No available
 memory for the cache blocks" otherwise), holds ``batch`` sequences of ``max_model_len`` tokens, and
 the graphs and context captured after it still fit the GPU (``util`` close to 1 leaves no room).
-
-Profile peak (calibrated): the dummy forward over ``max_num_batched_tokens`` T tokens ends in
-logits of every token (T·V bf16) plus the sampler's fp32 logits for ``max_num_seqs`` S rows
-(S·V·4), over a 0.35 GiB floor, or the MLP phase when larger:
-
-    peak = max(T·V·2 + S·V·4, T·h·2·4 + 3·T·I·2 / tp) + 0.35 GiB
-
-Fitted to llm-d's measured H100 rows (vLLM 0.11, util 0.9, T 16384, S 1024;
-``llm-d/llm-d-benchmark:config_explorer/empirical-vllm-memory-results.md``): Llama-3.1-8B 4.76
-(formula 4.75), Qwen3-0.6B 5.56 (5.57), Qwen3-32B 5.64 (5.57), gpt-oss-20b 7.38 (7.25) GiB.
-Non-torch: 0.13 GiB at TP 1, 0.54 GiB with NCCL at TP > 1 (same file).
-Defaults (``arg_utils.get_batch_defaults``): GPUs with ≥ 70 GiB that are not A100: T 16384,
-S 1024; others T 8192, S 256. ``block_size`` 16.
+The KV component's note gives the pool as vLLM logs it (``GPU KV cache size: N tokens``,
+``Maximum concurrency for L tokens per request: X``).
 """
 
 from __future__ import annotations
@@ -31,34 +30,29 @@ from __future__ import annotations
 from math import ceil
 
 from ... import spec as S
+from ...errors import VramscopeError
 from ...units import GiB, fmt_gib, fmt_num
 from ...workload import Inference
-from ..common import cuda_context, setup
+from ..common import CUDA_CONTEXT, cuda_context, setup, widest_mlp
 from ..kv import KVPolicy, kv_bytes_per_sequence, sequence_kv_formula
 from ..result import ACTIVATIONS, ENGINE, KV, STATE, WEIGHTS, Component, Fit, KVCapacity, VLLMSettings
+from . import vllm_releases as R
 from .base import Engine, EngineResult
 
-PROFILE_FLOOR = int(0.35 * GiB)  # calibrated, see the module docstring
-NON_TORCH_TP1 = int(0.13 * GiB)
-NON_TORCH_TPN = int(0.54 * GiB)
-CUDA_GRAPHS = int(0.3 * GiB)  # measured −0.88 … +1.03 GiB (llm-d), 2.02 GiB for a large capture set (vllm #14286)
+CUDA_GRAPHS = int(0.3 * GiB)  # before 0.20, outside the budget: measured −0.88 … +1.03 GiB (llm-d), 2.02 GiB for a large capture set (vllm #14286)
 
 #: MLA caches the latent (``MLAAttentionSpec``); a sliding layer keeps ``window − 1 + max_num_batched_tokens``
 #: tokens (``SlidingWindowSpec.max_memory_usage_bytes``)
 KV_POLICY = KVPolicy("vllm", sliding_holds_batch=True)
 
-
-def batch_defaults(gpu) -> tuple[int, int]:
-    """(max_num_batched_tokens, max_num_seqs) vLLM picks for this GPU (LLM class defaults)."""
-    if gpu is not None and gpu.memory_bytes >= 70 * GiB and "A100" not in gpu.id.upper():
-        return 16384, 1024
-    return 8192, 256
+#: SGLang's estimate (``sglang.py``) still uses this calibrated peak; vLLM's own is per release (vllm_releases)
+PROFILE_FLOOR = int(0.35 * GiB)
 
 
 def profile_peak(spec, layers, t: int, s: int, tp: int, floor: int = PROFILE_FLOOR) -> float:
+    """SGLang's prefill peak (``sglang.py``): max(T·V·2 + S·V·4, T·h·2·4 + 3·T·I·2/tp) + floor, fitted to
+    llm-d's vLLM 0.11 H100 rows (``llm-d/llm-d-benchmark:config_explorer/empirical-vllm-memory-results.md``)."""
     v, h = spec.vocab_size, spec.hidden_size
-    from ..common import widest_mlp
-
     logits = t * v * 2 + min(s, t) * v * 4
     mlp = t * h * 2 * 4 + 3 * t * widest_mlp(layers) * 2 / tp
     return max(logits, mlp) + floor
@@ -111,10 +105,23 @@ def mxfp4_moe_padding(weights, wl: Inference, gpu) -> tuple[int, str]:
 
 def estimate(spec, wl: Inference, gpu=None) -> EngineResult:
     s = setup(spec, wl, kv=KV_POLICY)
-    t_def, s_def = batch_defaults(gpu)
+    version = wl.vllm_version or R.DEFAULT_RELEASE
+    rel = R.release(version)
+    release_note = (f"vLLM {version} ({'default release; --vllm-version names another' if wl.vllm_version is None else 'as given'}): "
+                    f"releases {rel.label} — " + R.describe(rel))
+    s.assumptions.append(release_note)
+    if wl.kv_cache_memory is not None and not rel.kv_cache_memory_option:
+        raise VramscopeError(f"--kv-cache-memory needs vLLM 0.10.2 or newer (kv_cache_memory_bytes); "
+                             f"vLLM {version} sizes the KV pool from --gpu-memory-utilization only")
+    max_len = wl.max_model_len or s.tokens
+    total = gpu.usable_bytes if gpu is not None else 0
+    t_def, s_def = R.batch_defaults(rel, total, gpu.id if gpu is not None else "", wl.vllm_entrypoint, max_len)
     t = wl.max_num_batched_tokens or t_def
     n_seqs = wl.max_num_seqs or s_def
-    max_len = wl.max_model_len or s.tokens
+    if wl.max_num_batched_tokens is None or wl.max_num_seqs is None:
+        s.assumptions.append(f"max_num_batched_tokens {t}, max_num_seqs {n_seqs}: vLLM {version}'s defaults for "
+                             f"{'vllm serve' if wl.vllm_entrypoint == 'serve' else 'the LLM class'} on "
+                             f"{'this GPU' if gpu is not None else 'a GPU under 70 GiB'} (--vllm-entrypoint llm for offline use)")
     block = wl.block_size
     if wl.max_model_len is None:
         s.assumptions.append(f"max_model_len = the workload's {max_len} tokens per sequence (vLLM's own default is "
@@ -124,37 +131,57 @@ def estimate(spec, wl: Inference, gpu=None) -> EngineResult:
     if pad:
         weights += pad
         s.assumptions.append(pad_note)
-    peak = int(profile_peak(spec, s.layers, t, n_seqs, wl.tp))
-    non_torch = NON_TORCH_TP1 if wl.num_gpus == 1 else NON_TORCH_TPN
+    offloaded = min(weights, int(wl.cpu_offload_gb * GiB))
+    if offloaded:
+        weights -= offloaded
+        s.assumptions.append(f"--cpu-offload-gb {wl.cpu_offload_gb:g}: {fmt_gib(offloaded)} of weights per GPU stay in "
+                             "pinned host memory, read over UVA each forward (vLLM moves whole parameters until the "
+                             "amount is reached, so up to one parameter more)")
+    rows = min(t, n_seqs)
+    path = R.sampler_path(rel, rows, {"auto": None, "flashinfer": True, "pytorch": False}[wl.vllm_sampler])
+    compiled = rel.engine == "V1" and not wl.enforce_eager
+    width = widest_mlp(s.layers) // wl.tp
+    peak = R.profile_peak_bytes(t, rows, spec.hidden_size, spec.vocab_size, width, path, compiled=compiled)
+    non_torch = R.non_torch_bytes(rel, wl.num_gpus, CUDA_CONTEXT)
+    graphs_in_budget = R.cudagraph_estimate_bytes(rel, n_seqs, t, spec.hidden_size, width, enforce_eager=wl.enforce_eager)
     kv_seq = kv_bytes_per_sequence(s.groups, max_len, KV_POLICY, chunk_budget=t, block=block)
     per_seq = kv_seq + s.state_per_seq  # hybrid models keep their recurrent state in the same pool
     full_per_token = sum(g.bytes_per_token for g in s.groups)
+    sampler_text = {"flashinfer": "FlashInfer top-k/top-p (14 B per logit)", "sort": "PyTorch sort top-k/top-p (28 B)",
+                    "sort-v0": "V0 sort top-k/top-p (32 B)", "triton": "Triton top-k/top-p (14 B + SMs×V×4)"}[path]
     comps = [
         Component("weights", weights, f"Σ tensor bytes in {s.weights.format} / TP {wl.tp} (PP {wl.pp})"
-                  + (f" + {fmt_gib(pad)} MXFP4 MoE padding" if pad else ""), WEIGHTS,
+                  + (f" + {fmt_gib(pad)} MXFP4 MoE padding" if pad else "")
+                  + (f" − {fmt_gib(offloaded)} offloaded to the host" if offloaded else ""), WEIGHTS,
                   note=f"{fmt_gib(s.weights.total)} for the whole model", key="weights"),
         Component("profile peak (activations)", peak,
-                  f"max(T·V·2 + S·V·4, MLP) + 0.35 GiB with T={t}, S={n_seqs}, V={spec.vocab_size}", ACTIVATIONS,
-                  int(peak * 0.9), int(peak * 1.15), "calibrated on measured H100 rows (module docstring)",
-                  key="profile_peak"),
-        Component("non-torch allocations", non_torch, "NCCL / driver allocations seen by the profiler", ENGINE,
-                  int(non_torch * 0.5), int(non_torch * 2), key="non_torch_allocations"),
+                  f"max(forward over T={t} tokens ({'compiled' if compiled else 'eager'}), sampler warm-up on "
+                  f"{rows} rows × V={spec.vocab_size}: {sampler_text})", ACTIVATIONS,
+                  int(peak * 0.8), int(peak * 1.3), "vLLM's profile_run, per release (vllm_releases)", key="profile_peak"),
+        Component("non-torch allocations", non_torch, "NCCL / kernel images / workspaces outside PyTorch"
+                  + (" + the CUDA context (this release's budget counts it)" if rel.budget == "torch-peak" else ""),
+                  ENGINE, int(non_torch * 0.5), int(non_torch * 2), "measured by vLLM at start-up; modelled",
+                  key="non_torch_allocations"),
     ]
     needed_kv = ceil(per_seq * wl.batch)
     available = None
     kv = KVCapacity(full_per_token, needed_kv)
     if gpu is not None:
-        budget = int(gpu.usable_bytes * wl.gpu_memory_utilization)
-        available = budget - weights - peak - non_torch
+        budget = int(total * wl.gpu_memory_utilization)
+        if wl.kv_cache_memory is not None:
+            available = wl.kv_cache_memory
+            formula = f"--kv-cache-memory {fmt_num(wl.kv_cache_memory)} B (no profiling; utilization ignored)"
+        else:
+            available = budget - weights - peak - non_torch - graphs_in_budget
+            formula = (f"util {wl.gpu_memory_utilization} × {fmt_gib(total)} − weights − peak − non-torch"
+                       + (" − CUDA-graph estimate" if graphs_in_budget else ""))
         kv_fill = max(0, available)
         short = ""
         if available <= 0:
             # vLLM stops here: "No available memory for the cache blocks" (kv_cache_utils)
-            short = (f"nothing left for KV blocks: weights, profile peak and non-torch exceed the budget by "
-                     f"{fmt_gib(-available)} (vLLM refuses to start)")
+            what = "weights, profile peak, non-torch" + (" and the CUDA-graph estimate" if graphs_in_budget else "")
+            short = f"nothing left for KV blocks: {what} exceed the budget by {fmt_gib(-available)} (vLLM refuses to start)"
             s.assumptions.append(short)
-        comps.append(Component("KV cache", kv_fill, f"util {wl.gpu_memory_utilization} × {fmt_gib(gpu.usable_bytes)} − weights − peak − non-torch",
-                               KV, note=short or "vLLM pre-allocates all of it as blocks", key="kv_cache"))
         bytes_per_block = full_per_token * block
         num_blocks = int(available // bytes_per_block) if bytes_per_block and available > 0 else 0
         capacity = num_blocks * block
@@ -162,6 +189,10 @@ def estimate(spec, wl: Inference, gpu=None) -> EngineResult:
         concurrency = (num_blocks / blocks_per_seq) if blocks_per_seq else None
         if s.state_per_seq:
             concurrency = max(0, available) / per_seq if per_seq else None
+        log = (f"GPU KV cache size: {capacity:,} tokens; Maximum concurrency for {max_len:,} tokens per request: "
+               f"{concurrency:.2f}x" if concurrency is not None else f"GPU KV cache size: {capacity:,} tokens")
+        comps.append(Component("KV cache", kv_fill, formula, KV, note=short or f"as vLLM {version} logs it: {log}",
+                               key="kv_cache"))
         kv = KVCapacity(full_per_token, needed_kv, budget_bytes=budget, kv_bytes=kv_fill, capacity_tokens=capacity,
                         num_blocks=num_blocks, max_concurrency=concurrency)
     else:
@@ -171,9 +202,14 @@ def estimate(spec, wl: Inference, gpu=None) -> EngineResult:
         if s.state_per_seq:
             comps.append(Component("recurrent state", int(s.state_per_seq * wl.batch),
                                    f"{wl.batch} seq × {fmt_num(s.state_per_seq)} B", STATE, key="recurrent_state"))
-    graphs = 0 if wl.enforce_eager else CUDA_GRAPHS
-    comps.append(Component("CUDA graphs", graphs, "captured after the KV cache, outside gpu_memory_utilization", ENGINE,
-                           0, 0 if wl.enforce_eager else 2 * GiB, key="cuda_graphs"))
+    if wl.enforce_eager:
+        graphs, graphs_text = 0, "none: --enforce-eager"
+    elif graphs_in_budget:
+        graphs, graphs_text = graphs_in_budget, "estimated before the KV pool and taken out of it (vLLM ≥ 0.20)"
+    else:
+        graphs, graphs_text = CUDA_GRAPHS, "captured after the KV cache, outside gpu_memory_utilization"
+    comps.append(Component("CUDA graphs", graphs, graphs_text, ENGINE, 0, 0 if wl.enforce_eager else 2 * GiB,
+                           key="cuda_graphs"))
     comps.append(cuda_context())
     fit = None
     if available is not None:
@@ -183,9 +219,10 @@ def estimate(spec, wl: Inference, gpu=None) -> EngineResult:
                   available > 0 and available >= needed_kv and sum(c.bytes for c in comps) <= gpu.usable_bytes,
                   "vLLM: a positive KV budget holding the workload's KV; graphs and context within the GPU")
     return EngineResult(tuple(comps), s.weights.format, tuple(s.assumptions), fit, kv,
-                        VLLMSettings(t, n_seqs, max_len, block))
+                        VLLMSettings(t, n_seqs, max_len, block, version), host_bytes=offloaded)
 
 
 ENTRY = Engine("vllm", estimate, context_step=lambda wl: wl.block_size, gpu_dependent=True, kv=KV_POLICY,
                 options=("tp", "pp", "ep", "gpu_memory_utilization", "max_num_batched_tokens", "block_size",
+                         "vllm_version", "vllm_entrypoint", "vllm_sampler", "kv_cache_memory", "cpu_offload_gb",
                          "max_model_len", "max_num_seqs", "enforce_eager"))

@@ -404,3 +404,48 @@ def test_a_vramscope_workload_maps_to_ollamas_options():
         E.options_from_workload(make_inference(kv_dtype="fp8"))
     default = E.options_from_workload(make_inference())
     assert default.num_ctx is None and default.parallel is None  # Ollama's defaults
+
+
+# --- through the registry: vramscope.estimate(engine="ollama") and the CLI --------------------------
+
+
+def test_estimate_with_engine_ollama_is_ollamas_allocation():
+    import vramscope
+
+    est = vramscope.estimate("meta-llama/Llama-3.1-8B", engine="ollama", gpu="RTX 4090", weights="Q4_K_M")
+    from vramscope.hardware import find_gpu
+    from vramscope.workload import make_inference
+
+    direct = E.estimate_workload(load_model("meta-llama/Llama-3.1-8B"),
+                                 make_inference(engine="ollama", weights="Q4_K_M"), find_gpu("RTX 4090"))
+    assert est.per_gpu_bytes == direct.run.estimate.allocations[0]
+    assert est.settings.layers_offload == 33 and est.settings.num_ctx == 4096
+    assert {c.key for c in est.components} == {"weights", "kv_cache", "compute_graph", "ollama_reserve"}
+
+
+@pytest.mark.parametrize(("args", "needle"), [
+    (["--kv-dtype", "q5_1"], "Ollama's KV cache types are f16, q8_0 and q4_0"),
+    (["-np", "0"], "n_parallel"),
+    (["--tp", "2"], "does not apply to engine 'ollama'"),
+])
+def test_cli_bad_input_is_one_line_exit_2(args, needle):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent / "src"), "HF_HUB_OFFLINE": "1"}
+    p = subprocess.run([sys.executable, "-m", "vramscope", "estimate", "meta-llama/Llama-3.1-8B", "--engine", "ollama",
+                        *args], capture_output=True, text=True, env=env, timeout=120)
+    assert p.returncode == 2, p.stderr
+    lines = [line for line in (p.stderr + p.stdout).splitlines() if line.strip()]
+    assert len(lines) == 1 and needle in lines[0], lines
+
+
+def test_fits_means_every_layer_on_the_gpu():
+    import vramscope
+
+    big = vramscope.estimate("meta-llama/Llama-3.3-70B-Instruct", engine="ollama", gpu="RTX 4090")
+    assert big.fits is False and 0 < big.settings.layers_offload < big.settings.layers_model
+    assert big.placement.host_weight_bytes > 0 and big.placement.host_kv_bytes > 0
+    small = vramscope.estimate("meta-llama/Llama-3.1-8B", engine="ollama", gpu="RTX 4090")
+    assert small.fits is True and small.settings.layers_offload == small.settings.layers_model

@@ -32,7 +32,7 @@ LLAMA = "meta-llama/Llama-3.1-8B"
     (["estimate", LLAMA, "--seq-len", "4096"], ["--seq-len is a training sequence length", "--context"]),
     (["estimate", LLAMA, "--micro-batch", "4"], ["--micro-batch is a training micro-batch", "--batch"]),
     (["estimate", LLAMA, "--gpu-memory-utilization", "0.5"], ["--gpu-memory-utilization (vllm only)", "engine 'hf'"]),
-    (["estimate", LLAMA, "-ngl", "10"], ["-ngl (llamacpp only) does not apply to engine 'hf'"]),
+    (["estimate", LLAMA, "-ngl", "10"], ["-ngl (llamacpp/ollama only) does not apply to engine 'hf'"]),
     (["estimate", LLAMA, "--engine", "vllm", "--cache", "static"], ["--cache (hf only)", "engine 'vllm'"]),
     (["estimate", LLAMA, "--engine", "vllm", "--attn", "eager"], ["--attn (hf only)"]),
     (["estimate", LLAMA, "--engine", "vllm", "--mem-fraction-static", "0.8"], ["--mem-fraction-static (sglang only)"]),
@@ -67,7 +67,7 @@ LLAMA = "meta-llama/Llama-3.1-8B"
     # export
     (["export", "vllm", LLAMA, "--engine", "hf"], ["--engine does not apply to export vllm"]),
     (["export", "vllm", LLAMA, "--json"], ["--json does not apply to export"]),
-    (["export", "vllm", LLAMA, "-ngl", "10"], ["export vllm: -ngl (llamacpp only) does not apply to engine 'vllm'"]),
+    (["export", "vllm", LLAMA, "-ngl", "10"], ["export vllm: -ngl (llamacpp/ollama only) does not apply to engine 'vllm'"]),
     (["export", "llamacpp", LLAMA, "--gpu-memory-utilization", "0.8"], ["(vllm only) does not apply to engine 'llamacpp'"]),
     (["export", "vllm", LLAMA, "--seq-len", "4096"], ["export vllm takes the inference context as --context"]),
     (["export", "deepspeed", LLAMA, "--method", "full", "--fsdp", "full"], ["--fsdp does not apply to export deepspeed"]),

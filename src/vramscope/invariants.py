@@ -210,7 +210,7 @@ def _check_fits(est, out: list[str]) -> None:
     if fits and not within:
         out.append(f"fits is true but the per-GPU figure {est.per_gpu_bytes / gib:,.2f} GiB exceeds the GPU's "
                    f"usable {usable / gib:,.2f} GiB")
-    rule = {"vllm": _vllm_fits, "sglang": _sglang_fits}.get(est.engine) if est.mode == "inference" else None
+    rule = {"vllm": _vllm_fits, "sglang": _sglang_fits, "ollama": _ollama_fits}.get(est.engine) if est.mode == "inference" else None
     expected, why = rule(est, usable, out) if rule else (within, "per-GPU figure within usable memory")
     if expected is not None and fits != expected:
         out.append(f"fits is {str(fits).lower()} but the {est.engine} rule ({why}) says {str(expected).lower()}")
@@ -245,6 +245,14 @@ def _vllm_fits(est, usable: int, out: list[str]) -> tuple[bool | None, str]:
     ok = available > 0 and available >= needed and est.per_gpu_bytes <= usable
     return ok, (f"int({usable:,} × {util}) − weights − peak − non-torch = {available:,} B must be > 0 and hold "
                 f"{needed:,} B of KV, graphs and context within usable memory")
+
+
+def _ollama_fits(est, usable: int, out: list[str]) -> tuple[bool | None, str]:
+    s = est.settings
+    if s is None or not hasattr(s, "layers_offload"):
+        return None, ""
+    return (s.layers_offload >= s.layers_model and est.per_gpu_bytes <= usable,
+            f"Ollama offloads all {s.layers_model} layers ({s.layers_offload} by its estimate) within usable memory")
 
 
 def _sglang_fits(est, usable: int, out: list[str]) -> tuple[bool | None, str]:

@@ -13,6 +13,7 @@ from .estimators.result import (
     HFSettings,
     KVCapacity,
     LlamaCppSettings,
+    OllamaSettings,
     Placement,
     RuleOfThumb,
     SGLangSettings,
@@ -114,7 +115,7 @@ class EstimateDocument(BaseModel):
     fits: bool | None
     fit: Fit | None = Field(description="the verdict by the engine's rule (None without a GPU)")
     kv: KVCapacity | None = Field(description="KV bytes per token and, for vLLM / SGLang with a GPU, the pool")
-    settings: HFSettings | VLLMSettings | SGLangSettings | LlamaCppSettings | None = Field(
+    settings: HFSettings | VLLMSettings | SGLangSettings | LlamaCppSettings | OllamaSettings | None = Field(
         description="the engine's settings as resolved (inference)")
     placement: Placement | None = Field(description="what is kept in host RAM (llama.cpp -ngl)")
     speed: Speed | None = Field(description="roofline speed estimate (inference with a GPU)")

@@ -20,8 +20,8 @@ from msgspec import Meta
 
 from .errors import VramscopeError
 
-Engine = Literal["hf", "vllm", "llamacpp", "sglang"]
-ENGINES: tuple[str, ...] = ("hf", "vllm", "llamacpp", "sglang")
+Engine = Literal["hf", "vllm", "llamacpp", "sglang", "ollama"]
+ENGINES: tuple[str, ...] = ("hf", "vllm", "llamacpp", "sglang", "ollama")
 
 MAX_TOKENS = 100_000_000  # no model has a context beyond this; larger values are typos
 MAX_BATCH = 1_000_000

@@ -67,7 +67,7 @@ def inference_cmd(fn):
     import inspect
 
     extra = [
-        ("engine", Annotated[str | None, Opt("--engine", help="hf (default) | vllm | llamacpp | sglang")], None),
+        ("engine", Annotated[str | None, Opt("--engine", help="hf (default) | vllm | llamacpp | sglang | ollama")], None),
         ("weights", Annotated[str | None, Opt("--weights", "-w", help="bf16, fp8, int8, nf4-dq, awq, gptq-int4, Q4_K_M … (default: as stored)")], None),
         ("kv_dtype", Annotated[str | None, Opt("--kv-dtype", "--kv-cache-dtype", help="auto, fp8, q8_0, q4_0 …")], None),
         ("batch", Annotated[int | None, Opt("--batch", "--concurrency", help="concurrent sequences (training: the micro-batch)")], None),

@@ -189,7 +189,24 @@ class LlamaCppSettings:
         return _present(self)
 
 
-EngineSettings = HFSettings | VLLMSettings | SGLangSettings | LlamaCppSettings
+@dataclass(frozen=True)
+class OllamaSettings:
+    """Ollama: the release modelled, num_ctx / num_parallel / flash attention / KV type as Ollama
+    chose them, and its layer decision (``layers.offload`` of ``layers.model``, the per-GPU split)."""
+
+    release: str
+    num_ctx: int
+    num_parallel: int
+    flash_attention: bool
+    kv_cache_type: str
+    layers_offload: int
+    layers_model: int
+
+    def legacy(self) -> dict[str, Any]:
+        return _present(self)
+
+
+EngineSettings = HFSettings | VLLMSettings | SGLangSettings | LlamaCppSettings | OllamaSettings
 
 
 @dataclass(frozen=True)

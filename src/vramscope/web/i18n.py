@@ -61,6 +61,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "engine.vllm": ("vLLM", "vLLM"),
     "engine.llamacpp": ("llama.cpp", "llama.cpp"),
     "engine.sglang": ("SGLang", "SGLang"),
+    "engine.ollama": ("Ollama", "Ollama"),
     "weights": ("Weight format", "权重格式"),
     "weights.": ("as stored", "按存储格式"),
     "kv": ("KV-cache dtype", "KV cache 精度"),
@@ -291,6 +292,9 @@ COMPONENTS: dict[str, tuple[str, str]] = {
     "cuda_graphs": ("CUDA graphs", "CUDA graphs"),
     "activations": ("activations", "激活值"),
     "compute_buffer": ("compute buffer", "计算缓冲区"),
+    "compute_graph": ("compute graph", "计算图"),
+    "vision_projector": ("vision projector", "视觉投影器"),
+    "ollama_reserve": ("Ollama reserve", "Ollama 预留"),
     # training (estimators/training)
     "frozen_weights": ("frozen weights", "冻结权重"),
     "adapter_weights": ("adapter weights", "适配器权重"),

@@ -1,13 +1,13 @@
 """The engine registry: one :class:`~.base.Engine` per inference engine module — hf (transformers
-``generate``), vllm, llamacpp, sglang. Everything that needs a fact about an engine (its estimate,
+``generate``), vllm, llamacpp, sglang, ollama (its own estimate and layer offload). Everything that needs a fact about an engine (its estimate,
 context step, GPU dependence, KV policy, the options it reads) asks :data:`ENGINES`."""
 
 from __future__ import annotations
 
-from . import hf, llamacpp, sglang, vllm
+from . import hf, llamacpp, ollama, sglang, vllm
 from .base import Engine, EngineResult
 
-ENGINES: dict[str, Engine] = {e.name: e for e in (hf.ENTRY, vllm.ENTRY, llamacpp.ENTRY, sglang.ENTRY)}
+ENGINES: dict[str, Engine] = {e.name: e for e in (hf.ENTRY, vllm.ENTRY, llamacpp.ENTRY, sglang.ENTRY, ollama.ENTRY)}
 
 __all__ = ["ENGINES", "Engine", "EngineResult", "engine", "engine_options", "inapplicable"]
 

@@ -29,8 +29,21 @@ from dataclasses import dataclass, field
 
 from ...errors import VramscopeError
 from ...units import fmt_gib
-from ..result import ACTIVATIONS, ENCODER, ENGINE, KV, WEIGHTS, Component
+from ..kv import KVPolicy
+from ..result import (
+    ACTIVATIONS,
+    ENCODER,
+    ENGINE,
+    KV,
+    WEIGHTS,
+    Component,
+    Fit,
+    KVCapacity,
+    OllamaSettings,
+    Placement,
+)
 from . import ollama_memory as M
+from .base import Engine, EngineResult
 
 #: server/routes.go lowVRAMThreshold at 4372d0b
 LOW_VRAM = 20 * M.GIB
@@ -177,23 +190,25 @@ def gpu_components(r: OllamaRun, m: M.OllamaModel, index: int) -> list[Component
     if e.output_gpu == index:
         w += e.output_bytes
     head = " + output" if e.output_gpu == index else ""
-    out.append(Component("weights", w, f"GGUF tensors of {len(layers)} of {m.block_count} layers{head}", WEIGHTS))
+    out.append(Component("weights", w, f"GGUF tensors of {len(layers)} of {m.block_count} layers{head}", WEIGHTS,
+                         key="weights"))
     cells = r.num_ctx * r.parallel
     out.append(Component("KV cache", kv, f"{len(layers)} layers × {cells:,} cells (num_ctx {r.num_ctx} × "
                          f"num_parallel {r.parallel}) × (K {m.key_length} + V {m.value_length}) × KV heads × "
-                         f"{M.kv_bytes_per_element(r.kv_type):g} B ({r.kv_type})", KV))
+                         f"{M.kv_bytes_per_element(r.kv_type):g} B ({r.kv_type})", KV, key="kv_cache"))
     if e.split[index] > 0:
         fully = e.fully_offloaded
         graph = e.graph_full if fully else e.graph_partial
         out.append(Component("compute graph", graph, f"Ollama's GraphSize for {m.arch} "
-                             f"({'full' if fully else 'partial'} offload, batch {min(cells, 512)})", ACTIVATIONS))
+                             f"({'full' if fully else 'partial'} offload, batch {min(cells, 512)})", ACTIVATIONS,
+                             key="compute_graph"))
     vision = (e.gpu_zero if e.gpu_zero_index == index else 0) + (e.last_extra if e.output_gpu == index else 0)
     if vision:
         out.append(Component("vision projector", vision, "vision tower weights + its graph (Ollama's "
-                             "VisionGraphSize)", ENCODER))
+                             "VisionGraphSize)", ENCODER, key="vision_projector"))
     out.append(Component("Ollama reserve", e.minimum[index] + e.buffer_layer,
                          f"GPU minimum {fmt_gib(e.minimum[index])} + one layer kept free "
-                         f"(blk.0 + its KV, {fmt_gib(e.buffer_layer)})", ENGINE))
+                         f"(blk.0 + its KV, {fmt_gib(e.buffer_layer)})", ENGINE, key="ollama_reserve"))
     return out
 
 
@@ -245,8 +260,8 @@ def estimate_load(spec, *, weights: str | None, opts: OllamaOptions, gpu_free: l
     notes.extend(r.notes)
     e = r.estimate
     if not gpus or e.layers_offload == 0:
-        notes.append("no layer fits on the GPU: Ollama runs the whole model on the CPU "
-                     f"({fmt_gib(e.required_full)} of host memory by its estimate)")
+        notes.append(("no GPU chosen" if not gpus else "no layer fits on the GPU") + ": Ollama runs the whole "
+                     f"model on the CPU ({fmt_gib(e.required_full)} of host memory by its estimate)")
         return OllamaResult((), r, m, 0, e.required_full, tuple(notes), quant)
     i = busiest_gpu(r)
     if not e.fully_offloaded:
@@ -287,3 +302,40 @@ def estimate_workload(spec, wl, gpu=None, **kw) -> OllamaResult:
     library = "metal" if gpu is not None and getattr(gpu, "vendor", "") == "apple" else "rocm" if (
         gpu is not None and getattr(gpu, "vendor", "") == "amd") else "cuda"
     return estimate_load(spec, weights=wl.weights, opts=opts, gpu_free=free, library=library)
+
+
+# --- the registry entry (estimators/engines/__init__.py) ----------------------------------------------
+
+#: Ollama's KV cache: llama.cpp's (latent MLA, sliding layers hold window + batch) — though its own
+#: estimate counts every layer at the full context except gemma3 / gpt-oss (ollama_memory.kv_per_layer)
+KV_POLICY = KVPolicy("ollama", sliding_holds_batch=True)
+
+
+def estimate(spec, wl, gpu=None) -> EngineResult:
+    """Ollama (modelled release v0.12.10) loading ``spec`` on ``gpu``: the busiest GPU's share of
+    Ollama's own estimate, its layer decision, and what stays in host RAM."""
+    if wl.tp > 1 or wl.pp > 1 or wl.ep > 1:
+        raise VramscopeError("Ollama splits layers over GPUs itself (no --tp/--pp/--ep); the Python API "
+                             "vramscope.estimators.engines.ollama.estimate_load takes several GPUs")
+    res = estimate_workload(spec, wl, gpu)
+    r, e = res.run, res.run.estimate
+    comps = res.components
+    kv_gpu = sum(c.bytes for c in comps if c.key == "kv_cache")
+    cells = r.num_ctx * r.parallel
+    host_kv = sum(e.kv_per_layer) - sum(e.kv_per_layer[i] for p in e.placed_layers for i in p)
+    notes = list(res.assumptions)
+    if gpu is not None:
+        notes.append("figures are Ollama's own estimate (what it reserves and `ollama ps` reports), from its "
+                     f"llm/memory.go of v{e.release}; 'fits' means Ollama puts every layer on the GPU")
+    settings = OllamaSettings(e.release, r.num_ctx, r.parallel, r.flash_attention, r.kv_type, e.layers_offload,
+                              e.layers_model)
+    per_gpu = sum(c.bytes for c in comps)
+    fit = None if gpu is None else Fit(gpu.usable_bytes, e.fully_offloaded and per_gpu <= gpu.usable_bytes,
+                                       "Ollama offloads every layer to the GPU (its own estimate)")
+    return EngineResult(comps, res.weights_format, tuple(notes), fit,
+                        KVCapacity(kv_gpu / cells if cells else 0.0), settings,
+                        Placement(max(0, res.host_bytes - host_kv), host_kv), res.host_bytes)
+
+
+ENTRY = Engine("ollama", estimate, context_step=lambda wl: 1, gpu_dependent=True, kv=KV_POLICY,
+               options=("n_gpu_layers", "n_parallel"), max_gpus=1)

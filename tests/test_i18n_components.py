@@ -18,6 +18,7 @@ H100 = "H100-SXM-80GB"
 WORKLOADS: tuple[dict, ...] = (
     {}, {"gpu": H100}, {"images": 1}, {"engine": "vllm"}, {"engine": "vllm", "gpu": H100},
     {"engine": "sglang"}, {"engine": "sglang", "gpu": H100}, {"engine": "llamacpp", "weights": "Q4_K_M"},
+    {"engine": "ollama", "gpu": H100},
     *({"method": m} for m in METHODS),
     {"method": "full", "precision": "mixed"}, {"method": "full", "precision": "fp8"},
     {"method": "full", "zero": 3, "gpus": 8}, {"method": "full", "zero": 2, "gpus": 4, "offload": "optimizer"},

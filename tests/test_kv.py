@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from vramscope.estimators.engines import ENGINES, hf, llamacpp, sglang, vllm
+from vramscope.estimators.engines import ENGINES, hf, llamacpp, ollama, sglang, vllm
 from vramscope.estimators.inference import estimate_inference
 from vramscope.estimators.kv import KVGroup, kv_bytes_per_sequence, kv_bytes_per_token, kv_groups
 from vramscope.sources import load_model
@@ -84,7 +84,8 @@ def test_state_formulas_per_ssm_kind():
 # --- each engine's KV policy ------------------------------------------------------------------------
 def test_the_policies_are_the_engine_modules_own():
     assert {name: e.kv for name, e in ENGINES.items()} == {
-        "hf": hf.KV_POLICY, "vllm": vllm.KV_POLICY, "llamacpp": llamacpp.KV_POLICY, "sglang": sglang.KV_POLICY}
+        "hf": hf.KV_POLICY, "vllm": vllm.KV_POLICY, "llamacpp": llamacpp.KV_POLICY, "sglang": sglang.KV_POLICY,
+        "ollama": ollama.KV_POLICY}
     assert kv_bytes_per_token(LLAMA, hf.KV_POLICY) == kv_bytes_per_token(LLAMA, vllm.KV_POLICY) == 131_072
 
 

@@ -76,12 +76,12 @@ def test_the_schema_spells_out_every_part_and_validates_real_output(kw):
 
 
 def test_the_registry_holds_each_engines_facts():
-    assert list(ENGINES) == ["hf", "vllm", "llamacpp", "sglang"]
+    assert list(ENGINES) == ["hf", "vllm", "llamacpp", "sglang", "ollama"]
     opts = engine_options()
     assert opts["tp"] == ("hf", "vllm", "sglang") and opts["gpu_memory_utilization"] == ("vllm",)
-    assert opts["max_model_len"] == ("vllm", "sglang") and opts["n_gpu_layers"] == ("llamacpp",)
+    assert opts["max_model_len"] == ("vllm", "sglang") and opts["n_gpu_layers"] == ("llamacpp", "ollama")
     assert inapplicable("hf", ["block_size", "batch", "cache"]) == {"block_size": ("vllm",)}
-    assert [e.name for e in ENGINES.values() if e.gpu_dependent] == ["vllm", "sglang"]
+    assert [e.name for e in ENGINES.values() if e.gpu_dependent] == ["vllm", "sglang", "ollama"]
 
 
 def test_an_estimate_pickles_with_its_runs_on_list():

@@ -378,7 +378,7 @@ def test_null_quantization_keys_take_the_library_defaults(write_json, quant, nam
 
 @pytest.mark.parametrize("values, said", [
     ({"tab": "train", "t_method": "bogus"}, "Method: &#x27;bogus&#x27; is not one of the choices (full, freeze, lora"),
-    ({"tab": "infer", "engine": "tensorrt"}, "&#x27;tensorrt&#x27; is not one of the choices (hf, vllm, llamacpp, sglang)"),
+    ({"tab": "infer", "engine": "tensorrt"}, "&#x27;tensorrt&#x27; is not one of the choices (hf, vllm, llamacpp, sglang, ollama)"),
     ({"tab": "train", "t_method": "bogus", "lang": "zh"}, "不是可选项之一"),
 ])
 def test_web_choice_the_page_cannot_send_is_refused_not_replaced(values, said):

@@ -29,7 +29,7 @@ def test_numbers_given_as_text_or_whole_floats_are_read_as_numbers():
     ({"batch": 2.5}, "invalid workload: batch: must be a whole number (got 2.5)"),
     ({"batch": "four"}, "invalid workload: batch: must be a whole number (got 'four')"),
     ({"batch": 0}, "invalid workload: batch: must be a whole number >= 1 (got 0)"),
-    ({"engine": "tgi"}, "invalid workload: engine: must be one of hf, vllm, llamacpp, sglang (got 'tgi')"),
+    ({"engine": "tgi"}, "invalid workload: engine: must be one of hf, vllm, llamacpp, sglang, ollama (got 'tgi')"),
     ({"gpu_memory_utilization": 1.5}, "gpu_memory_utilization: must be a number <= 1.0 (got 1.5)"),
     ({"image_size": 5}, "image_size: must be a (width, height) pair (got 5)"),
     ({"n_ubatch": 4096}, "n_ubatch (4096) cannot exceed n_batch (2048)"),
@@ -73,7 +73,7 @@ def test_schema_of_inputs_states_the_bounds_the_validator_enforces(capsys):
     code, out, _ = run_cli(["schema", "--input", "inference"], capsys)
     props = json.loads(out)["$defs"]["Inference"]["properties"]
     assert code == 0 and props["batch"]["minimum"] == 1 and props["batch"]["maximum"] == MAX_BATCH
-    assert set(props["engine"]["enum"]) == {"hf", "vllm", "llamacpp", "sglang"}
+    assert set(props["engine"]["enum"]) == {"hf", "vllm", "llamacpp", "sglang", "ollama"}
     assert set(props) == set(Inference.field_names())
     code, out, _ = run_cli(["schema", "--input", "training"], capsys)
     assert code == 0 and set(json.loads(out)["$defs"]["Training"]["properties"]) == set(Training.field_names())

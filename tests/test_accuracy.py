@@ -23,6 +23,8 @@ from vramscope.exact.compare import (
 )
 from vramscope.exact.suite import get_suite
 
+pytestmark = pytest.mark.slow  # traces the default suite (about 90 s)
+
 GiB = 1 << 30
 TRACE = "estimate vs trace"
 NVML = "estimate vs measured (NVML total)"

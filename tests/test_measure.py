@@ -102,6 +102,7 @@ def test_run_case_in_process_with_an_injected_probe():
     assert skipped["status"] == "skipped" and ("bitsandbytes" in skipped["reason"] or "CUDA" in skipped["reason"])
 
 
+@pytest.mark.slow  # runs the harness on the CPU in subprocesses (about 15 s)
 def test_cpu_dry_run_writes_well_formed_rows(tmp_path):
     pytest.importorskip("transformers")
     pytest.importorskip("peft")

@@ -11,7 +11,7 @@ import pytest
 
 from conftest import run_cli
 
-pytestmark = pytest.mark.torch
+pytestmark = [pytest.mark.torch, pytest.mark.slow]  # fake-tensor traces of real models: minutes
 
 # h 256, 8 heads of 32, 2 KV heads, I 704, V 2048, 6 layers, untied — every tensor a multiple of 512 B
 TINY = dict(model_type="llama", hidden_size=256, intermediate_size=704, num_attention_heads=8, num_key_value_heads=2,

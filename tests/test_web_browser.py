@@ -20,6 +20,7 @@ from vramscope.units import GiB, fmt_gib
 
 CHROMIUM = "/usr/bin/chromium"
 pytestmark = [
+    pytest.mark.slow,  # a real browser and a gradio server
     pytest.mark.skipif(not os.path.exists(CHROMIUM),
                        reason=f"{CHROMIUM} not installed (apt-get install chromium); .ci/run installs it"),
     # gradio's queue uses pandas options that pandas 3 deprecates; not ours to fix

@@ -21,9 +21,11 @@ H100 = "H100-SXM-80GB"
 
 
 def _models() -> list[str]:
-    from vramscope.sources import catalog
+    """The 65 catalog models of 2026-12-07 before the refactor (``golden/models.txt``): models added since
+    are pinned by their own family tests, and a record per new model would only grow the file."""
+    from pathlib import Path
 
-    return sorted(e.id for e in catalog.entries())
+    return (Path(__file__).resolve().parent / "golden" / "models.txt").read_text().split()
 
 
 def api_cases() -> Iterator[tuple[str, Call]]:

@@ -28,15 +28,9 @@ def results(rows):
 
 #: rows whose estimate breaks a vramscope invariant today (a bug in the estimator, found by this set):
 #: id -> a piece of the message. Remove an entry when the bug is fixed (the test below then fails).
-#: The bug: with ZeRO-3 / FSDP sharding of LoRA adapters the "gradients" component holds the per-GPU
-#: shard but its formula reads the unsharded 'N B x 103,546,880 adapter params'.
-SHARDED_ADAPTER_GRADIENTS = "adapter params' multiplies out to"
-KNOWN_BUGS = {
-    "peft-docs-ds-z3-lora-70b-8xh100": SHARDED_ADAPTER_GRADIENTS,
-    "peft-docs-ds-z3-qlora-70b-2gpu": SHARDED_ADAPTER_GRADIENTS,
-    "peft-docs-fsdp-qlora-70b-2gpu-offload": SHARDED_ADAPTER_GRADIENTS,
-    "peft-docs-fsdp-qlora-70b-2gpu-no-offload": SHARDED_ADAPTER_GRADIENTS,
-}
+#: (The sharded LoRA-gradient formula of the ZeRO-3 / FSDP rows, found here, is fixed: its text now
+#: divides by the shard degree as its bytes do.)
+KNOWN_BUGS: dict[str, str] = {}
 
 
 # --- the rows ------------------------------------------------------------------------------------

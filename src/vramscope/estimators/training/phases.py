@@ -186,7 +186,8 @@ def peak_components(ctx: StageContext, states: States, fwd: Forward, bufs: list[
     slack = SLACK * dynamic
     if grad_now:
         if tr.method in ("lora", "dora", "qlora") and not st.trainable:
-            grad_formula = f"{states.adapter_bytes} B × {states.adapter:,.0f} adapter params"
+            grad_formula = (f"{states.adapter_bytes} B × {states.adapter:,.0f} adapter params"
+                            + (f" / {ctx.shard.degree} (ZeRO-2/3 / FSDP shard)" if ctx.shard.grads else ""))
         comps.append(Component("gradients", int(grad_now), grad_formula, GRADIENTS, key="gradients"))
     comps.extend(bufs)
     if dynamic:

@@ -36,6 +36,7 @@ from .. import spec as S
 from ..errors import ConfigError
 from ._build import Inventory, dense_mlp_tensors, router
 from ._config import Cfg
+from .ssm import mamba2_mixer
 from .transformer import TextModel
 
 
@@ -48,21 +49,6 @@ def _attn(inv: Inventory, p: str, i: int, h: int, n_h: int, n_kv: int, d: int, *
     if qk_norm:
         inv.norm(f"{p}.q_norm", d, i)
         inv.norm(f"{p}.k_norm", d, i)
-
-
-def _mamba2(inv: Inventory, p: str, i: int, h: int, ssm: S.SSM, *, proj_bias: bool, conv_bias: bool,
-            out_bias: bool, gated_norm: bool) -> None:
-    conv_dim = ssm.d_inner + 2 * ssm.n_groups * ssm.d_state
-    inv.linear(f"{p}.in_proj", ssm.d_inner + conv_dim + ssm.num_heads, h, S.ROLE_SSM_IN, i, bias=proj_bias)
-    inv.add(f"{p}.conv1d.weight", (conv_dim, 1, ssm.d_conv), S.ROLE_SSM_CONV, i)
-    if conv_bias:
-        inv.add(f"{p}.conv1d.bias", (conv_dim,), S.ROLE_SSM_CONV, i)
-    inv.add(f"{p}.dt_bias", (ssm.num_heads,), S.ROLE_SSM_DT, i)
-    inv.add(f"{p}.A_log", (ssm.num_heads,), S.ROLE_SSM_A, i)
-    inv.add(f"{p}.D", (ssm.num_heads,), S.ROLE_SSM_D, i)
-    if gated_norm:
-        inv.norm(f"{p}.norm", ssm.d_inner, i)
-    inv.linear(f"{p}.out_proj", h, ssm.d_inner, S.ROLE_SSM_OUT, i, bias=out_bias)
 
 
 def _gqa(cfg: Cfg, h: int) -> tuple[int, int, int]:
@@ -218,7 +204,7 @@ def build_falcon_h1(cfg: Cfg) -> TextModel:
         lp = f"model.layers.{i}"
         attn = S.Attention(S.ATTN_FULL, n_h, n_kv, d)
         _attn(inv, f"{lp}.self_attn", i, h, n_h, n_kv, d, bias=attn_bias)
-        _mamba2(inv, f"{lp}.mamba", i, h, ssm, proj_bias=cfg.bool("mamba_proj_bias", False),
+        mamba2_mixer(inv, f"{lp}.mamba", i, h, ssm, proj_bias=cfg.bool("mamba_proj_bias", False),
                 conv_bias=cfg.bool("mamba_conv_bias", True), out_bias=cfg.bool("projectors_bias", False),
                 gated_norm=cfg.bool("mamba_rms_norm", False))
         dense_mlp_tensors(inv, f"{lp}.feed_forward", i, h, inter, bias=mlp_bias)
@@ -271,7 +257,7 @@ def build_nemotron_h(cfg: Cfg) -> TextModel:
         mlp = S.MLP(S.MLP_NONE)
         if kind == "mamba":
             layer_ssm = ssm
-            _mamba2(inv, p, i, h, ssm, proj_bias=cfg.bool("use_bias", False), conv_bias=cfg.bool("use_conv_bias", True),
+            mamba2_mixer(inv, p, i, h, ssm, proj_bias=cfg.bool("use_bias", False), conv_bias=cfg.bool("use_conv_bias", True),
                     out_bias=cfg.bool("use_bias", False), gated_norm=True)
         elif kind == "attention":
             attn = S.Attention(S.ATTN_FULL, n_h, n_kv, d)
@@ -337,7 +323,7 @@ def build_granitemoehybrid(cfg: Cfg) -> TextModel:
         attn = layer_ssm = None
         if _GRANITE_MIXERS[types[i]] == "mamba":
             layer_ssm = ssm
-            _mamba2(inv, f"{lp}.mamba", i, h, ssm, proj_bias=proj_bias, conv_bias=cfg.bool("mamba_conv_bias", True),
+            mamba2_mixer(inv, f"{lp}.mamba", i, h, ssm, proj_bias=proj_bias, conv_bias=cfg.bool("mamba_conv_bias", True),
                     out_bias=proj_bias, gated_norm=True)
         else:
             attn = S.Attention(S.ATTN_FULL, n_h, n_kv, d)

@@ -47,6 +47,22 @@ def _mamba1_mixer(inv: Inventory, prefix: str, i: int, h: int, ssm: S.SSM, *, pr
         inv.norm(f"{prefix}.c_layernorm", d_state, i)
 
 
+def mamba2_mixer(inv: Inventory, p: str, i: int, h: int, ssm: S.SSM, *, proj_bias: bool, conv_bias: bool,
+                 out_bias: bool, gated_norm: bool) -> None:
+    """One Mamba-2 mixer's tensors (the module docstring's shapes); shared by Mamba-2 and the hybrids."""
+    conv_dim = ssm.d_inner + 2 * ssm.n_groups * ssm.d_state
+    inv.linear(f"{p}.in_proj", ssm.d_inner + conv_dim + ssm.num_heads, h, S.ROLE_SSM_IN, i, bias=proj_bias)
+    inv.add(f"{p}.conv1d.weight", (conv_dim, 1, ssm.d_conv), S.ROLE_SSM_CONV, i)
+    if conv_bias:
+        inv.add(f"{p}.conv1d.bias", (conv_dim,), S.ROLE_SSM_CONV, i)
+    inv.add(f"{p}.dt_bias", (ssm.num_heads,), S.ROLE_SSM_DT, i)
+    inv.add(f"{p}.A_log", (ssm.num_heads,), S.ROLE_SSM_A, i)
+    inv.add(f"{p}.D", (ssm.num_heads,), S.ROLE_SSM_D, i)
+    if gated_norm:
+        inv.norm(f"{p}.norm", ssm.d_inner, i)
+    inv.linear(f"{p}.out_proj", h, ssm.d_inner, S.ROLE_SSM_OUT, i, bias=out_bias)
+
+
 def build_mamba(cfg: Cfg) -> TextModel:
     h = cfg.int("hidden_size")
     n_layers = cfg.int("num_hidden_layers", "n_layer")
@@ -78,23 +94,15 @@ def build_mamba2(cfg: Cfg) -> TextModel:
     groups = cfg.int("n_groups", default=8)
     ssm = S.SSM(S.SSM_MAMBA2, d_inner=d_in, d_state=d_state, d_conv=cfg.int("conv_kernel", default=4),
                 num_heads=n_heads, head_dim=cfg.int("head_dim", default=64), n_groups=groups)
-    conv_dim = d_in + 2 * groups * d_state
     use_bias = cfg.bool("use_bias", False)
+    conv_bias = cfg.bool("use_conv_bias", True)
     inv = Inventory()
     inv.embeddings("backbone.embeddings", vocab, h, tied)
     layers = []
     for i in range(n_layers):
         p = f"backbone.layers.{i}.mixer"
         inv.norm(f"backbone.layers.{i}.norm", h, i)
-        inv.linear(f"{p}.in_proj", d_in + conv_dim + n_heads, h, S.ROLE_SSM_IN, i, bias=use_bias)
-        inv.add(f"{p}.conv1d.weight", (conv_dim, 1, ssm.d_conv), S.ROLE_SSM_CONV, i)
-        if cfg.bool("use_conv_bias", True):
-            inv.add(f"{p}.conv1d.bias", (conv_dim,), S.ROLE_SSM_CONV, i)
-        inv.add(f"{p}.dt_bias", (n_heads,), S.ROLE_SSM_DT, i)
-        inv.add(f"{p}.A_log", (n_heads,), S.ROLE_SSM_A, i)
-        inv.add(f"{p}.D", (n_heads,), S.ROLE_SSM_D, i)
-        inv.norm(f"{p}.norm", d_in, i)
-        inv.linear(f"{p}.out_proj", h, d_in, S.ROLE_SSM_OUT, i, bias=use_bias)
+        mamba2_mixer(inv, p, i, h, ssm, proj_bias=use_bias, conv_bias=conv_bias, out_bias=use_bias, gated_norm=True)
         layers.append(S.Layer(i, None, S.MLP(S.MLP_NONE), ssm))
     inv.norm("backbone.norm_f", h)
     return TextModel(tuple(layers), inv.tensors, h, vocab, tied, None)

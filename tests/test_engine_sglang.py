@@ -53,3 +53,17 @@ def test_no_pool_does_not_fit():
 def test_registry_facts():
     assert sglang.ENTRY.context_step(make_inference(engine="sglang")) == 1
     assert sglang.ENTRY.gpu_dependent and "mem_fraction_static" in sglang.ENTRY.options
+
+
+def test_gpu_smaller_than_sglangs_reserve_has_no_pool_not_a_negative_one():
+    """Fuzz find (1M run): on a 2 GiB card SGLang's reserve (512 + 2048·1.5 + 8·2 + 128 = 3,728 MiB)
+    exceeds the memory, so its default fraction is negative; the estimate says so, reports a zero
+    fraction and budget, and does not fit (the invariant checker runs under the test suite)."""
+    tiny = custom_gpu("2GiB")
+    mem = tiny.memory_bytes / MiB
+    assert sglang.server_defaults(tiny)[2] == round((mem - 3728) / mem, 3) < 0
+    est = estimate_inference(LLAMA, make_inference(engine="sglang"), tiny)
+    assert est.settings.mem_fraction_static == 0.0
+    assert est.kv.budget_bytes == 0 and est.kv.kv_bytes == 0 and est.kv.capacity_tokens == 0
+    assert est.fits is False
+    assert any("refuses to start" in a and "--mem-fraction-static" in a for a in est.assumptions)

@@ -68,7 +68,14 @@ def estimate(spec, wl: Inference, gpu=None) -> EngineResult:
     s = setup(spec, wl, kv=KV_POLICY)
     chunk, _, default_frac = server_defaults(gpu, wl.tp, wl.pp)
     frac = wl.mem_fraction_static or default_frac
-    if wl.mem_fraction_static is None:
+    if wl.mem_fraction_static is None and frac <= 0:
+        # SGLang's reserve exceeds this GPU: its rest_memory comes out negative and it refuses to start
+        # ("Not enough memory"); the static pool is nothing, never a negative budget
+        s.assumptions.append(f"SGLang's default reserve is larger than {gpu.id}'s memory (it would set "
+                             f"mem_fraction_static = {frac}): no static pool, SGLang refuses to start; "
+                             "pass --mem-fraction-static to choose one")
+        frac = 0.0
+    elif wl.mem_fraction_static is None:
         s.assumptions.append(f"mem_fraction_static = {frac} and chunked_prefill_size = {chunk}, as SGLang picks them "
                              + (f"for {gpu.id}" if gpu is not None else "when it cannot read the GPU's memory"))
     max_len = wl.max_model_len or s.tokens

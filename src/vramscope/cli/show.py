@@ -106,7 +106,9 @@ def estimate(est: Any, as_json: bool) -> None:
         fits = [f"{r['gpu']}" + (f" ×{r['count']}" if r["count"] > 1 else "") for r in d["fits_on"]]
         con.print("runs on: " + ", ".join(fits[:16]) + (f" … (+{len(fits) - 16})" if len(fits) > 16 else ""))
     if est.host_bytes:
-        con.print(f"host RAM: {fmt_gib(est.host_bytes)} (layers / KV kept on the CPU)")
+        what = ("offloaded model states, paged optimizer pages evicted from the GPU" if est.training is not None
+                else "layers / KV kept on the CPU")
+        con.print(f"host RAM: {fmt_gib(est.host_bytes)} ({what})")
     sp = d.get("speed")
     if sp and sp.get("decode_tokens_per_s"):
         con.print(f"speed (roofline estimate): prefill {sp['prefill_seconds']:.2f} s, decode "

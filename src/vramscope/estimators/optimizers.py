@@ -63,6 +63,27 @@ def state_bytes(optimizer: str, s: float, n_matrix: int, n_other: int, factored:
     raise ValueError(optimizer)
 
 
+PAGED = ("paged-adamw", "paged-adamw-8bit")
+
+
+def paged_bytes(optimizer: str, large_matrix: float, large_other: float) -> float:
+    """Optimizer-state bytes bitsandbytes puts in CUDA unified memory (``cudaMallocManaged``) for
+    ``large_matrix`` / ``large_other`` trainable params in tensors of >= 1e5 elements; every other
+    state is an ordinary torch tensor.
+
+    bitsandbytes/optim/optimizer.py (51294d909e914f80d2f2c85f9e9229dd4386ef85): ``get_state_buffer``
+    returns ``F.get_paged(...)`` for a paged optimizer when ``p.numel() >= 1e5``; the 8-bit update
+    asks it for the two uint8 ``state1`` / ``state2`` buffers (1 B each per element) while the fp32
+    ``absmax`` per 256-element block stays a torch tensor; the 32-bit update asks it for two fp32
+    states (4 B each). 1-D tensors are counted with 32-bit states, as :func:`state_bytes` does.
+    """
+    if optimizer == "paged-adamw":
+        return 8 * (large_matrix + large_other)
+    if optimizer == "paged-adamw-8bit":
+        return 2 * large_matrix + 8 * large_other
+    return 0.0
+
+
 def step_transient(optimizer: str, impl: str, s: float, trainable: int, largest: int) -> tuple[float, str]:
     """Temporary memory during ``optimizer.step()``.
 

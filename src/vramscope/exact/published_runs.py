@@ -62,12 +62,12 @@ UNITS: dict[str, int] = {"B": 1, "MiB": MiB, "GiB": GiB, "MB": 10**6, "GB": 10**
 
 #: kinds of measured number -> the estimate components that kind does not contain
 #: (component names as in ``vramscope estimate --json``; see :mod:`vramscope.exact.compare`)
-NOT_TENSORS = ("CUDA context", "allocator slack")
+NOT_TENSORS = ("CUDA context", "allocator slack", "paged optimizer states")
 KINDS: dict[str, tuple[str, ...]] = {
     "allocated": NOT_TENSORS,
     "active": NOT_TENSORS,
-    "reserved": ("CUDA context",),
-    "reserved_minus_baseline": ("CUDA context",),
+    "reserved": ("CUDA context", "paged optimizer states"),
+    "reserved_minus_baseline": ("CUDA context", "paged optimizer states"),
     "device": (),
     "capacity": (),
 }

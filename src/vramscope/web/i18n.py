@@ -183,6 +183,8 @@ TEXT: dict[str, tuple[str, str]] = {
     "kv_capacity": ("KV cache capacity {tokens} tokens; max concurrency at {len} tokens: {conc}×",
                     "KV cache 容量 {tokens} token；{len} token 时最大并发 {conc}×"),
     "host": ("host RAM: {mem} (layers or KV kept on the CPU)", "主机内存：{mem}（留在 CPU 上的层或 KV）"),
+    "host_training": ("host RAM: {mem} (offloaded model states, paged optimizer pages evicted from the GPU)",
+                      "主机内存：{mem}（卸载到 CPU 的模型状态、被换出 GPU 的分页优化器页）"),
     "assumptions": ("Assumptions", "假设"),
     "details": ("Details", "详情"),
     "trainable": ("trainable parameters {n} · peak at {phase}", "可训练参数 {n} · 峰值出现在 {phase}"),

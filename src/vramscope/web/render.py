@@ -184,7 +184,8 @@ def estimate_html(est: Any, lang: str, *, extra_top: str = "", extra: str = "", 
                  conc=f"{d['max_concurrency']:.2f}")
         out.append(f'<div class="vs-kvcap">{e(text)}</div>')
     if est.host_bytes:
-        out.append(f'<div class="vs-host">{e(t("host", lang, mem=fmt_gib(est.host_bytes)))}</div>')
+        key = "host_training" if est.training is not None else "host"
+        out.append(f'<div class="vs-host">{e(t(key, lang, mem=fmt_gib(est.host_bytes)))}</div>')
     out.append(extra)
     out.append(speed(d.get("speed"), lang))
     out.append(fits_on(d.get("fits_on") or [], lang, fits_heading))

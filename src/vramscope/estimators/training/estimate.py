@@ -36,6 +36,29 @@ def gpu_dict(gpu) -> dict[str, Any] | None:
     return {"id": gpu.id, "name": gpu.name, "memory_bytes": gpu.memory_bytes, "usable_bytes": gpu.usable_bytes}
 
 
+def paged_states(paged: float, torch_bytes: int, torch_low: int, gpu, optimizer: str) -> Component:
+    """The bitsandbytes optimizer states in CUDA unified memory, as far as they are resident on the GPU.
+
+    ``cudaMallocManaged`` pages (bitsandbytes ``F.get_paged``; csrc/pythonInterface.cpp
+    ``cget_managed_ptr``) live on the device while it has room and are evicted to host RAM when
+    ``cudaMalloc`` needs the space (CUDA Programming Guide, "Unified Memory: oversubscription"); the
+    optimizer prefetches them back before each update (``prefetch_state``). So they are in neither
+    torch's allocated nor its reserved figure, and on a chosen GPU only what the torch peak leaves
+    free (``usable − torch_bytes``) is counted as resident; the rest is host memory. Without a GPU
+    all of it is resident (a GPU with room). The band runs from none resident to all of it, or on a
+    chosen GPU to what the torch figure's low end leaves free.
+    """
+    room = paged if gpu is None else max(0.0, min(paged, gpu.usable_bytes - torch_bytes))
+    most = paged if gpu is None else max(room, min(paged, gpu.usable_bytes - torch_low))
+    where = ("all resident (no GPU chosen: a GPU with room keeps every page)" if gpu is None else
+             "all resident" if room >= paged else f"{room / paged:.0%} resident on {gpu.id}, the rest evicted to host RAM")
+    return Component("paged optimizer states", int(room),
+                     f"bitsandbytes {'8-bit' if optimizer.endswith('8bit') else '32-bit'} states of tensors >= 1e5 "
+                     f"elements in CUDA unified memory ({paged / (1 << 30):.2f} GiB): {where}; outside torch's "
+                     "allocated and reserved figures", "optimizer", 0, int(most),
+                     note="evicted to host RAM when the GPU needs the room", key="paged_optimizer_states")
+
+
 def estimate_training(spec: S.ModelSpec, tr: Training, gpu=None) -> Estimate:
     """Peak GPU memory of one training step on the busiest GPU (supervised: ``tr.rl`` unset)."""
     if tr.rl is not None:
@@ -80,8 +103,16 @@ def stage_estimate(ctx: StageContext, gpu, extra: tuple[Component, ...], notes: 
     bufs = buffers(ctx, states, fwd, extra)
     m = moments(ctx, states, fwd, bufs, sum(c.bytes for c in comps))
     comps += peak_components(ctx, states, fwd, bufs, m)
+    host = states.host
+    resident = 0
+    if states.paged:
+        paged = paged_states(states.paged, sum(c.bytes for c in comps), sum(c.lo for c in comps), gpu, tr.optimizer)
+        resident = paged.bytes
+        host += states.paged - resident
+        at = next((i for i, c in enumerate(comps) if c.key == "optimizer_states"), len(states.components)) + 1
+        comps.insert(at, paged)
     part = TrainingStep(
-        phases=tuple(Phase(k, int(v)) for k, v in m.bytes_at.items()),
+        phases=tuple(Phase(k, int(v) + resident) for k, v in m.bytes_at.items()),
         peak_phase=m.peak,
         states=ModelStates(int(states.weights + states.frozen + states.adapter * states.adapter_bytes),
                            int(states.grads), int(states.optimizer), int(states.master)),
@@ -101,7 +132,7 @@ def stage_estimate(ctx: StageContext, gpu, extra: tuple[Component, ...], notes: 
                "family": spec.family, "weights_format": weights_label(tr, reg)},
         mode=ctx.step.mode, engine="hf", workload=tr.to_dict(), components=tuple(comps), num_gpus=tr.num_gpus,
         gpu=gpu_dict(gpu),
-        assumptions=tuple(n for n in dict.fromkeys(notes) if n), host_bytes=int(states.host),
+        assumptions=tuple(n for n in dict.fromkeys(notes) if n), host_bytes=int(host),
         fit=Fit.within(sum(c.bytes for c in comps), gpu),  # training's rule: the peak within usable memory
         training=part,
         placement=Placement(data_parallel=tr.data_parallel, shard_degree=shard.degree, pipeline_stage=ctx.index),

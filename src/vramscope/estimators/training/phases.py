@@ -86,8 +86,14 @@ def moments(ctx: StageContext, states: States, fwd: Forward, bufs: list[Componen
     opt_offload = tr.offload in ("optimizer", "params")
     g_gpu = states.grads
     held, g_step, held_formula, head_grad = held_gradients(ctx, states)
+    # optimizer in backward: each parameter steps alone from its post-accumulate-grad hook
+    # (torchtune training/_optimizer_in_backward / recipes' ``optimizer_in_bwd``), so a foreach
+    # step's intermediate covers one parameter — the largest — never all of them
     step_t, step_f = O.step_transient(tr.optimizer, tr.optimizer_impl, states.state_bytes,
-                                      sh.of_states(states.trainable), ctx.trn.largest_trainable)
+                                      ctx.trn.largest_trainable if tr.optimizer_in_backward else sh.of_states(states.trainable),
+                                      ctx.trn.largest_trainable)
+    if tr.optimizer_in_backward and step_t:
+        step_f += " (optimizer in backward: one parameter per step)"
     if opt_offload:
         step_t, step_f = 0.0, "optimizer runs on the CPU"
     ds_fp32 = 0.0
@@ -122,8 +128,12 @@ def moments(ctx: StageContext, states: States, fwd: Forward, bufs: list[Componen
         # (an untied input embedding's gradient comes after the first layer's backward)
         embed_grad = (_vocab_grad(ctx) if st.has_embed and ctx.trn.head_trains and not spec.tie_word_embeddings
                       else 0.0)
-        last_first = acts_start + held >= layer_input + g_gpu - embed_grad
-        at["recompute"] = base + buf_total + recompute + max(acts_start + held, layer_input + g_gpu - embed_grad)
+        # by the first layer's recompute every gradient but the first layer's exists — unless the
+        # optimizer steps in backward, which frees each gradient once its parameter stepped: then one
+        # parameter's gradient at a time (g_step)
+        g_late = g_step if tr.optimizer_in_backward else g_gpu - embed_grad
+        last_first = acts_start + held >= layer_input + g_late
+        at["recompute"] = base + buf_total + recompute + max(acts_start + held, layer_input + g_late)
         dynamic_at["recompute"] = (acts_start if last_first else layer_input) + recompute
     tied = (st.has_head and st.has_embed and ctx.trn.head_trains and spec.tie_word_embeddings
             and not tr.optimizer_in_backward)
@@ -162,9 +172,15 @@ def peak_components(ctx: StageContext, states: States, fwd: Forward, bufs: list[
                                    int(m.loss_start * 0.85), int(m.loss_start * 1.2), key="logits_loss"))
     elif peak == "recompute":
         kept_now = m.acts_start if m.last_first else fwd.layer_input
-        grad_now = m.held if m.last_first else states.grads - m.embed_grad
-        grad_formula = (m.held_formula if m.last_first else
-                        "every gradient but the first layer's and the input embedding's (end of backward)")
+        if m.last_first:
+            grad_now, grad_formula = m.held, m.held_formula
+        elif tr.optimizer_in_backward:
+            grad_now = m.g_step
+            grad_formula = (f"{reg.grad:g} B × {ctx.trn.largest_trainable:,} params of the largest trainable tensor: "
+                            "optimizer in backward frees each gradient once its parameter stepped")
+        else:
+            grad_now = states.grads - m.embed_grad
+            grad_formula = "every gradient but the first layer's and the input embedding's (end of backward)"
         dynamic = kept_now + fwd.recompute
         comps.append(Component("activations", int(dynamic), f"{'saved layer inputs' if m.last_first else 'one saved layer input'}"
                                f" + one layer recomputed ({fwd.recompute / GiB:.2f} GiB)", ACTIVATIONS,

@@ -12,6 +12,11 @@ from ..sharding import StateSharding, pipeline_stages, stage_index, tensor_split
 from ..trainable import Trainables
 from .regime import Regime, frozen_format, frozen_format_key
 
+#: bitsandbytes pages an optimizer state only for tensors of at least 1e5 elements; smaller ones get
+#: ordinary ``torch.zeros_like`` states (``Optimizer8bit.get_state_buffer``, bitsandbytes/optim/
+#: optimizer.py at 51294d909e914f80d2f2c85f9e9229dd4386ef85)
+PAGED_MIN_NUMEL = 100_000
+
 
 @dataclass(frozen=True)
 class StageParams:
@@ -23,6 +28,8 @@ class StageParams:
     matrix: float = 0.0  # trainable params in 2-D+ tensors
     factored: float = 0.0  # Σ rows + cols (Adafactor)
     embed_head: float = 0.0  # trainable embedding/head params (Muon gives them to AdamW)
+    paged_matrix: float = 0.0  # trainable params in 2-D+ tensors of >= PAGED_MIN_NUMEL local elements
+    paged_other: float = 0.0  # trainable params in other tensors of >= PAGED_MIN_NUMEL local elements
     linear_params: float = 0.0  # Linear weights used by autocast (copies)
     largest_layer: float = 0.0  # params of the largest decoder layer (FSDP unit)
     largest_module: float = 0.0
@@ -79,6 +86,11 @@ def _stage_params(spec: S.ModelSpec, tp: int, pp: int, ep: int, method: str, tra
                 st.linear_params += n
             if trains:
                 st.trainable += n
+                if n >= PAGED_MIN_NUMEL:
+                    if len(t.shape) >= 2:
+                        st.paged_matrix += n
+                    else:
+                        st.paged_other += n
                 if len(t.shape) >= 2:
                     st.matrix += n
                     st.factored += (t.shape[-1] + t.shape[-2]) * (t.numel // (t.shape[-1] * t.shape[-2])) / div

@@ -9,7 +9,7 @@ from ... import spec as S
 from .. import optimizers as O
 from ..result import WEIGHTS, Component
 from ..trainable import Linear
-from .stage import StageContext
+from .stage import PAGED_MIN_NUMEL, StageContext
 
 OPTIMIZER = "optimizer"
 
@@ -27,7 +27,8 @@ class States:
     grads_full: float  # gradients of the stage before ZeRO-2 / FSDP sharding
     grads: float  # gradients on the GPU
     state_bytes: float  # bytes per optimizer state element
-    optimizer: float
+    optimizer: float  # every optimizer state on the GPU, paged ones included
+    paged: float  # of which bitsandbytes keeps in CUDA unified memory (outside torch's allocator)
     master: float
     host: float
     components: tuple[Component, ...]
@@ -96,20 +97,42 @@ def model_states(ctx: StageContext) -> States:
         opt = O.state_bytes(tr.optimizer, s_bytes, st.matrix + (adapter if trn.lora else 0),
                             trainable - st.matrix - (adapter if trn.lora else 0), st.factored, st.embed_head)
     opt_gpu = sh.of_states(opt.gpu)
+    paged = 0.0
+    if tr.optimizer in O.PAGED and tr.method != "galore":
+        large_m, large_o = paged_eligible(ctx, lora_here, adapter)
+        paged = sh.of_states(O.paged_bytes(tr.optimizer, large_m, large_o))
     master = sh.of_states(st.trainable * reg.master)
     if opt_offload:
         host += opt_gpu + master
-        opt_gpu = master = 0.0
-    if opt.gpu:
-        comps.append(Component("optimizer states", int(opt_gpu), O.DESCRIPTIONS[tr.optimizer] + ": " + opt.formula
+        opt_gpu = master = paged = 0.0
+    if opt.gpu and not (paged and opt_gpu - paged <= 0):
+        what = O.DESCRIPTIONS[tr.optimizer] + ": " + opt.formula
+        if paged:
+            what = (O.DESCRIPTIONS[tr.optimizer] + ": the states bitsandbytes keeps as torch tensors (tensors under "
+                    "1e5 elements" + (", the fp32 absmax per 256 values" if tr.optimizer == "paged-adamw-8bit" else "")
+                    + "); the rest is in unified memory")
+        comps.append(Component("optimizer states", int(opt_gpu - paged), what
                                + (f" / {N} (ZeRO/FSDP sharded)" if sh.states else "")
-                               + ("; offloaded to CPU" if opt_offload else ""), OPTIMIZER,
-                               note="paged: may be evicted to host RAM under pressure" if "paged" in tr.optimizer else "", key="optimizer_states"))
+                               + ("; offloaded to CPU" if opt_offload else ""), OPTIMIZER, key="optimizer_states"))
     if master:
         comps.append(Component("fp32 master weights", int(master), f"4 B × {st.trainable:,.0f} trainable params"
                                + (f" / {N}" if sh.states else ""), OPTIMIZER, key="fp32_master_weights"))
-    return States(lora_here, adapter, a_w, trainable, w_train, frozen_b, g_full, g_gpu, s_bytes, opt_gpu, master,
-                  host, tuple(comps))
+    return States(lora_here, adapter, a_w, trainable, w_train, frozen_b, g_full, g_gpu, s_bytes, opt_gpu, paged,
+                  master, host, tuple(comps))
+
+
+def paged_eligible(ctx: StageContext, lora_here: tuple[Linear, ...], adapter: float) -> tuple[float, float]:
+    """(params in 2-D+, in other tensors) of this GPU's trainable tensors that bitsandbytes pages: at
+    least :data:`~.stage.PAGED_MIN_NUMEL` elements. LoRA's A (r × d_in) and B (d_out × r) count one by
+    one — at r = 8–16 many are under the threshold; a prompt method's virtual-token table is one tensor."""
+    tr, trn, st = ctx.tr, ctx.trn, ctx.st
+    if trn.lora:
+        r = tr.lora_rank
+        mats = [r * d for lin in lora_here for d in (lin.d_in, lin.d_out)]
+        return sum(n for n in mats if n >= PAGED_MIN_NUMEL) / tr.tp, 0.0
+    if tr.method in ("prefix", "prompt", "ptuning"):
+        return (adapter if adapter >= PAGED_MIN_NUMEL else 0.0), 0.0
+    return st.paged_matrix, st.paged_other
 
 
 def galore_states(ctx: StageContext, s: float) -> float:

@@ -108,10 +108,14 @@ class FitResult:
 
 
 def fit(model: str | ModelSpec, *, gpu: str | Any | None = None, gpu_memory: str | int | None = None,
-        gpus: int | None = None, active: str | int | None = None, **workload: Any) -> FitResult:
-    """The longest context (at the workload's batch) and the largest batch (at its context) that fit."""
+        gpus: int | None = None, active: str | int | None = None, **workload: Any) -> FitResult | TrainingFitResult:
+    """The longest context (at the workload's batch) and the largest batch (at its context) that fit.
+
+    With ``method`` or ``rl`` in the workload: the training answer, :func:`fit_training`."""
     from . import solve
 
+    if is_training(workload):
+        return fit_training(model, gpu=gpu, gpu_memory=gpu_memory, gpus=gpus, active=active, **workload)
     spec = _spec(model, active)
     wl = inference_workload(gpus, workload)
     g = resolve_gpu(gpu, gpu_memory)
@@ -124,6 +128,82 @@ def fit(model: str | ModelSpec, *, gpu: str | Any | None = None, gpu_memory: str
         max_n_gpu_layers=solve.max_ngl(spec, wl, g) if wl.engine == "llamacpp" else None,
         workload=wl.to_dict(),
     )
+
+
+@dataclass(frozen=True)
+class TrainingFitResult:
+    """The most a training / RL run fits on a GPU setup: each figure a boundary (it fits, one step more does not)."""
+
+    model: str
+    gpu: str
+    num_gpus: int
+    seq_step: int  # the unit of max_seq_len / max_completion_len (tokens; × the context-parallel size)
+    max_seq_len: int  # at the workload's micro-batch (SFT, DPO)
+    max_micro_batch: int  # at the workload's seq_len (RL: completions per GPU)
+    max_completion_len: int | None  # GRPO / PPO: at the workload's prompt_len and micro-batch
+    global_batch: int | None
+    micro_batch: int | None  # reaching global_batch with the fewest accumulation steps
+    grad_accum: int | None
+    workload: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+    def to_json(self) -> str:
+        import json
+
+        return json.dumps(self.to_dict(), indent=2)
+
+
+def fit_training(model: str | ModelSpec, *, gpu: str | Any | None = None, gpu_memory: str | int | None = None,
+                 gpus: int | None = None, active: str | int | None = None, global_batch: int | None = None,
+                 seq_step: int = 1, **training: Any) -> TrainingFitResult:
+    """The longest ``seq_len`` (at the micro-batch), the largest micro-batch (at ``seq_len``), RL's
+    longest completion, and with ``global_batch`` the micro-batch and accumulation steps that reach it.
+    A run whose smallest step does not fit is refused with what the model states need and the
+    smallest setup that would fit."""
+    from . import solve_training as T
+    from .workload import Training, make_training
+
+    spec = _spec(model, active)
+    g = resolve_gpu(gpu, gpu_memory)
+    if g is None:
+        raise VramscopeError("fit needs a GPU: pass gpu='RTX-4090-24GB' or gpu_memory='24GiB'")
+    micro_given = "batch" in training
+    stray = sorted(k for k in training if k in _INFERENCE_ONLY and k not in Training.field_names())
+    if stray:
+        raise VramscopeError(f"{', '.join(stray)} apply to inference, not training (method={training.get('method')!r})")
+    tr = make_training(**training, **({"gpus": gpus} if gpus is not None else {}))
+    unit = T.seq_unit(tr, seq_step)
+    rl_len = tr.rl in ("grpo", "ppo")
+    seq = 0 if rl_len else T.max_seq_len(spec, tr, g, seq_step)
+    batch = T.max_micro_batch(spec, tr, g)
+    completion = T.max_completion_len(spec, tr, g, seq_step) if rl_len else None
+    if batch == 0 and (seq if not rl_len else completion) == 0:
+        raise T.nothing_fits(spec, tr, g)
+    acc = T.grad_accum_for(tr, global_batch, batch, micro_given=micro_given) if global_batch is not None else None
+    return TrainingFitResult(
+        model=spec.id, gpu=g.id, num_gpus=tr.num_gpus, seq_step=unit, max_seq_len=seq, max_micro_batch=batch,
+        max_completion_len=completion, global_batch=global_batch, micro_batch=acc.micro_batch if acc else None,
+        grad_accum=acc.grad_accum if acc else None, workload=tr.to_dict(),
+    )
+
+
+def fit_table(model: str | ModelSpec, sizes: list[str], *, gpus: int | None = None, active: str | int | None = None,
+              seq_step: int = 1, **training: Any) -> list[dict[str, Any]]:
+    """The longest training ``seq_len`` per GPU memory size (``["12GB", "24GB", "80GB"]``, read as
+    :func:`vramscope.hardware.custom_gpu` reads a size), at the workload's micro-batch."""
+    from . import hardware
+    from . import solve_training as T
+    from .workload import make_training
+
+    if not sizes:
+        raise VramscopeError("the table needs at least one memory size, e.g. 12GB,24GB,80GB")
+    spec = _spec(model, active)
+    tr = make_training(**training, **({"gpus": gpus} if gpus is not None else {}))
+    gpu_list = [hardware.custom_gpu(s) for s in sizes]
+    return [{"memory": s, "memory_bytes": g.memory_bytes, "max_seq_len": n}
+            for s, (g, n) in zip(sizes, T.context_table(spec, tr, gpu_list, seq_step), strict=True)]
 
 
 def plan(model: str | ModelSpec, *, active: str | int | None = None, max_gpus: int = 64, gpu: str | Any | None = None,

@@ -139,12 +139,49 @@ def estimate_cmd(
 
 
 @app.command("fit")
+@training_cmd
 @inference_cmd
-def fit_cmd(model: ModelArg, *, check: CheckOpt = False, workload, gpu, gpus, gpu_memory, active, as_json) -> None:
-    """The most context, batch (and llama.cpp -ngl) that fits on a GPU setup."""
-    from ..api import check_fit, checking, fit
+def fit_cmd(
+    model: ModelArg,
+    *,
+    method: Annotated[str | None, Opt("--method", help="training: full | lora | qlora | … — the longest --seq-len, "
+                                      "the largest micro-batch (and --global-batch's accumulation) that fit")] = None,
+    optimizer: Annotated[str | None, Opt("--optimizer", help="training optimizer (see estimate)")] = None,
+    global_batch: Annotated[int | None, Opt("--global-batch", help="training: sequences per optimizer step; "
+                                            "answers the micro-batch and --grad-accum that reach it")] = None,
+    table: Annotated[str | None, Opt("--table", help="training: longest --seq-len per GPU memory size, e.g. "
+                                     "12GiB,16GiB,24GiB,40GiB,48GiB,80GiB (GB is decimal, GiB binary)")] = None,
+    seq_step: Annotated[int | None, Opt("--seq-step", help="training: answer lengths in multiples of this many "
+                                        "tokens (pad_to_multiple_of); default 1")] = None,
+    check: CheckOpt = False,
+    workload, training, gpu, gpus, gpu_memory, active, as_json,
+) -> None:
+    """The most context, batch (and llama.cpp -ngl) that fits on a GPU setup; with --method (or --rl) the
+    longest training sequence, the largest micro-batch and the accumulation that reach --global-batch."""
+    from ..api import check_fit, checking, fit, fit_table
 
     refuse_active(model, active)
+    if method is not None or training.get("rl") is not None:
+        wl = training_workload(workload, training, method, optimizer)
+        extra = {"seq_step": 1 if seq_step is None else seq_step}
+        with checking(check):
+            if table is not None:
+                if gpu is not None or gpu_memory is not None:
+                    raise VramscopeError("--table gives the GPU memory sizes itself; drop --gpu / --gpu-memory")
+                sizes = [x.strip() for x in table.split(",") if x.strip()]
+                rows = fit_table(model, sizes, gpus=gpus, active=active, **extra, **wl)
+                show.fit_table(model, rows, wl, as_json)
+                return
+            result = fit(model, gpu=gpu, gpu_memory=gpu_memory, gpus=gpus, active=active, global_batch=global_batch,
+                         **extra, **wl)
+        show.fit_training(result, as_json)
+        return
+    stray = [f for f, v in (("--global-batch", global_batch), ("--table", table), ("--seq-step", seq_step),
+                            ("--optimizer", optimizer)) if v is not None]
+    stray += [flag(k) for k, v in training.items() if v is not None]
+    if stray:
+        raise VramscopeError(f"{', '.join(stray)} {'describes' if len(stray) == 1 else 'describe'} training: "
+                             "add --method full|lora|qlora|… (or --rl grpo|dpo|ppo)")
     refuse_training_spellings(workload, "fit")
     refuse_for_engine(workload, workload.get("engine", "hf"), "fit", gpus)
     with checking(check):

@@ -171,6 +171,49 @@ def fit(result: Any, as_json: bool) -> None:
         typer.echo(f"  largest -ngl: {result.max_n_gpu_layers}")
 
 
+def fit_training(result: Any, as_json: bool) -> None:
+    """``vramscope fit --method …``: the longest sequence, the largest micro-batch, the accumulation."""
+    if as_json:
+        print_json(result.to_dict())
+        return
+    import typer
+
+    w = result.workload
+    what = f"--rl {w['rl']}" if w.get("rl") else f"--method {w['method']}"
+    typer.echo(f"{result.model} training ({what}) on {result.num_gpus} × {result.gpu}:")
+    unit = f" (multiples of {result.seq_step})" if result.seq_step > 1 else ""
+    if result.max_completion_len is not None:
+        typer.echo(f"  longest completion at micro-batch {w['batch']} (prompt {w['prompt_len']:,} tokens): "
+                   f"{result.max_completion_len:,} tokens{unit}")
+        typer.echo(f"  largest micro-batch (completions per GPU) at completion {w['completion_len']:,} tokens: "
+                   f"{result.max_micro_batch:,}")
+    else:
+        typer.echo(f"  longest --seq-len at micro-batch {w['batch']}: {result.max_seq_len:,} tokens{unit}")
+        typer.echo(f"  largest micro-batch at --seq-len {w['seq_len']:,}: {result.max_micro_batch:,}")
+    if result.global_batch is not None:
+        typer.echo(f"  global batch {result.global_batch:,}: micro-batch {result.micro_batch:,} × --grad-accum "
+                   f"{result.grad_accum:,} × {result.global_batch // (result.micro_batch * result.grad_accum):,} "
+                   "data-parallel GPU(s)")
+
+
+def fit_table(model: str, rows: list[dict[str, Any]], workload: dict[str, Any], as_json: bool) -> None:
+    """``vramscope fit --method … --table SIZES``: the longest sequence per GPU memory size."""
+    if as_json:
+        print_json(rows)
+        return
+    from rich.table import Table
+
+    table = Table(title=f"{model} --method {workload.get('method')}: longest --seq-len at micro-batch "
+                        f"{workload.get('batch', 1)}")
+    table.add_column("GPU memory")
+    table.add_column("GiB", justify="right")
+    table.add_column("max --seq-len", justify="right")
+    for r in rows:
+        table.add_row(r["memory"], f"{r['memory_bytes'] / 2**30:,.2f}",
+                      f"{r['max_seq_len']:,}" if r["max_seq_len"] else "nothing fits")
+    console().print(table)
+
+
 def plan(rows: list[dict[str, Any]]) -> None:
     """``vramscope plan``: GPU setups, cheapest first."""
     from rich.table import Table

@@ -95,7 +95,12 @@ def _norm(width: int, o: ActOptions, consumers: int, gemma: bool) -> float:
 def layer_saves(spec: S.ModelSpec, layer: S.Layer, o: ActOptions) -> LayerSaves:
     """What decoder layer ``layer`` saves for backward, bytes per token (memoised per spec, layer and
     options: a training estimate asks it for every layer, DeepSeek-V3 61 times, mostly alike)."""
-    key = tuple((f, tuple(sorted(v.items())) if isinstance(v, dict) else v)
+    a = layer.attention
+    # the length matters only as "does a sliding window need a mask" (SDPA, seq >= window): keyed as
+    # that answer, so the solvers' many lengths share one entry per layer
+    window = a.window if a is not None and a.kind == S.ATTN_SLIDING and a.window else 0
+    seq = (window if o.seq >= window else 0) if window else 0
+    key = tuple((f, tuple(sorted(v.items())) if isinstance(v, dict) else seq if f == "seq" else v)
                 for f, v in ((f.name, getattr(o, f.name)) for f in fields(ActOptions)))
     return _layer_saves_memo(spec, layer.index, key)
 

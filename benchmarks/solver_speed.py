@@ -1,8 +1,9 @@
 """Print the warm time of the solvers (median of several calls): ``vramscope.fit`` for training and
 inference, and the max-context table.
 
-Target (issue 16): one training ``fit`` (longest seq_len and largest micro-batch) ≤ 20 ms warm on
-the 2-core development machine. The solver steps by secants on the per-GPU bytes, so it asks for a
+Targets (issue 16): one training ``fit`` (longest seq_len and largest micro-batch) ≤ 20 ms and one
+training ``plan`` over the GPU catalog ≤ 500 ms warm on the 2-core development machine (a plan
+estimates each GPU count × ladder step once: a training step's bytes do not depend on the GPU). The solver steps by secants on the per-GPU bytes, so it asks for a
 handful of estimates; the count is printed beside the time. "Warm": each call is made once before the
 samples are taken; the invariant checker is off, as for a user.
 
@@ -74,6 +75,22 @@ def main(argv: list[str] | None = None) -> int:
     fit_table(model, sizes, **kw)
     print(f"{'max-context table, 6 sizes, Llama-3.1-8B QLoRA':<52} {(time.perf_counter() - t) * 1e3:>12.1f} "
           f"{'—':>8} {counted[0]:>10}")
+    from vramscope.api import plan
+
+    for label, model, kw in (("plan --method full, Llama-3.1-8B, catalog", "meta-llama/Llama-3.1-8B",
+                              {"method": "full"}),
+                             ("plan --method qlora, Llama-3.1-70B, catalog", "meta-llama/Llama-3.1-70B",
+                              {"method": "qlora"})):
+        plan(model, **kw)
+        samples = []
+        for _ in range(max(1, args.calls // 2)):
+            counted[0] = 0
+            t = time.perf_counter()
+            plan(model, **kw)
+            samples.append((time.perf_counter() - t) * 1e3)
+        ms = statistics.median(samples)
+        slow += ms > 500
+        print(f"{label:<52} {ms:>12.1f} {500:>8.0f} {counted[0]:>10}")
     print(f"{slow} case(s) over target" if slow else "every case within its target")
     return 0
 

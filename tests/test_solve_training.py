@@ -135,3 +135,50 @@ def test_cli_bad_input_is_one_line_exit_2(args, words, capsys):
     code, out, err = run_cli(["fit", model, *args], capsys)
     assert code == 2, out + err
     assert words in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+# --- plan --method: the setups that train the model ------------------------------------------------
+def test_training_plan_rows_fit_and_are_the_fewest_gpus_and_least_change():
+    """Each row fits its GPU; on that GPU no smaller count fits with any ladder step, and on its count
+    no earlier step fits. Sorted by rent per hour (one basis), unknown rents last."""
+    from vramscope import hardware
+    from vramscope import solve_training as T
+    from vramscope.workload import make_training
+
+    kw = dict(method="full", seq_len=2048)
+    rows = vramscope.plan("meta-llama/Llama-3.1-8B", **kw)
+    assert rows and all(r["cost_basis"] == "rent" and "price_usd" not in r for r in rows)
+    rents = [r["rent_usd_per_hour"] for r in rows]
+    known = [x for x in rents if x is not None]
+    assert known == sorted(known) and rents[:len(known)] == known
+    tr = make_training(**kw)
+    for r in rows[:6]:
+        g = hardware.find_gpu(r["gpu"])
+        assert vramscope.estimate("meta-llama/Llama-3.1-8B", gpu=g, **r["workload"]).fits
+        for n in [c for c in T.PLAN_COUNTS if c < r["count"]]:
+            base = tr.replace(gpus=n)
+            for _, change in T.plan_ladder(base, n, optimizer_given=False):
+                assert not vramscope.estimate("meta-llama/Llama-3.1-8B", gpu=g, **{**kw, **change, "gpus": n}).fits
+        steps = T.plan_ladder(tr.replace(gpus=r["count"]), r["count"], optimizer_given=False)
+        for _label, change in steps[:[s[0] for s in steps].index(r["changes"])]:
+            assert not vramscope.estimate("meta-llama/Llama-3.1-8B", gpu=g, **{**kw, **change, "gpus": r["count"]}).fits
+
+
+def test_training_plan_purchase_basis_and_kept_optimizer():
+    rows = vramscope.plan("meta-llama/Llama-3.2-1B", method="full", optimizer="adamw", cost="purchase")
+    assert rows[0]["cost_basis"] == "purchase" and "rent_usd_per_hour" not in rows[0]
+    assert all("adamw-8bit" not in r["changes"] for r in rows)  # the user chose the optimizer
+    with pytest.raises(VramscopeError, match="rent or purchase"):
+        vramscope.plan("meta-llama/Llama-3.2-1B", method="full", cost="lease")
+
+
+def test_cli_training_plan_prints_the_export_that_runs_it(capsys):
+    code, out, err = run_cli(["plan", DENSE, "--method", "full", "--gpu", "RTX-4090-24GB"], capsys)
+    assert code == 0, err
+    line = next(x for x in out.splitlines() if x.startswith("the cheapest runs with: "))
+    export = line.removeprefix("the cheapest runs with: vramscope ").split()
+    code, out, err = run_cli(export, capsys)
+    assert code == 0, err
+    assert '"train_micro_batch_size_per_gpu"' in out or "distributed_type" in out
+    code, out, err = run_cli(["plan", DENSE, "--cost", "rent"], capsys)
+    assert code == 2 and "--cost applies to a training plan" in err

@@ -206,6 +206,41 @@ def fit_table(model: str | ModelSpec, sizes: list[str], *, gpus: int | None = No
             for s, (g, n) in zip(sizes, T.context_table(spec, tr, gpu_list, seq_step), strict=True)]
 
 
+def _plan_candidates(gpu, gpu_memory) -> list | None:
+    """The GPUs a plan may use: one model (``gpu``), those with at least ``gpu_memory``, or the catalog (None)."""
+    from . import hardware
+
+    if gpu is not None:
+        return [resolve_gpu(gpu)]
+    if gpu_memory is not None:
+        least = hardware.custom_gpu(gpu_memory).memory_bytes
+        found = [g for g in hardware.gpus() if g.memory_bytes >= least]
+        if not found:
+            raise VramscopeError(f"no catalog GPU has {gpu_memory} or more")
+        return found
+    return None
+
+
+def plan_training(model: str | ModelSpec, *, active: str | int | None = None, max_gpus: int = 64,
+                  gpu: str | Any | None = None, gpus: int | None = None, gpu_memory: str | int | None = None,
+                  cost: str = "rent", **training: Any) -> list[dict[str, Any]]:
+    """The setups that train the model, cheapest first on one cost basis (``cost``: ``rent`` per hour
+    or ``purchase``): per GPU model the fewest GPUs and the least intrusive change — gradient
+    checkpointing, an 8-bit optimizer, ZeRO-1/2/3, optimizer offload — that fits, with the training
+    keywords of each setup (``vramscope export deepspeed`` takes them)."""
+    from . import solve_training as T
+    from .workload import make_training
+
+    if gpus is not None and (isinstance(gpus, bool) or not isinstance(gpus, int) or gpus < 1):
+        raise VramscopeError(f"gpus must be a whole number >= 1 (got {gpus!r})")
+    spec = _spec(model, active)
+    given = "optimizer" in training
+    tr = make_training(**training)
+    rows = T.plan(spec, tr, _plan_candidates(gpu, gpu_memory), max_gpus=max(max_gpus, gpus or 0), basis=cost,
+                  optimizer_given=given, count=gpus)
+    return [r.to_dict(cost) for r in rows]
+
+
 def plan(model: str | ModelSpec, *, active: str | int | None = None, max_gpus: int = 64, gpu: str | Any | None = None,
          gpus: int | None = None, gpu_memory: str | int | None = None, **workload: Any) -> list[dict[str, Any]]:
     """Catalog GPUs that run the workload, with counts and layout, cheapest first.
@@ -218,6 +253,9 @@ def plan(model: str | ModelSpec, *, active: str | int | None = None, max_gpus: i
 
     if gpu is not None and gpu_memory is not None:
         raise VramscopeError("plan takes --gpu (one GPU model) or --gpu-memory (GPUs with at least that much), not both")
+    if is_training(workload):
+        return plan_training(model, active=active, max_gpus=max_gpus, gpu=gpu, gpus=gpus, gpu_memory=gpu_memory,
+                             **workload)
     if gpus is not None and (isinstance(gpus, bool) or not isinstance(gpus, int) or gpus < 1):
         raise VramscopeError(f"gpus must be a whole number >= 1 (got {gpus!r})")
     spec = _spec(model, active)

@@ -36,11 +36,15 @@ def _cost(spec: ModelSpec, tr: Training, gpu, **changes: Any) -> float:
     """The bytes the fit rule compares with the GPU's usable memory: the per-GPU figure less the paged
     optimizer pages resident on it (those fill whatever room is left, so the figure with them saturates
     at the GPU's size; without them it keeps growing). ``inf`` outside the workload's own bounds."""
+    from .errors import InvariantError
+
     try:
         t = tr.replace(**changes)
-    except (ValueError, TypeError):
+        est = estimate(spec, t, gpu)
+    except InvariantError:
+        raise  # a bug, not a setup that does not apply
+    except (ValueError, TypeError, VramscopeError):  # a layout the estimator refuses (ZeRO-3 with int8 …)
         return float("inf")
-    est = estimate(spec, t, gpu)
     paged = sum(c.bytes for c in est.components if c.key == "paged_optimizer_states")
     return est.per_gpu_bytes - paged
 
@@ -192,3 +196,90 @@ def nothing_fits(spec: ModelSpec, tr: Training, gpu) -> VramscopeError:
     return VramscopeError(f"nothing fits on {gpu.id}: {need}, the GPU has {fmt_gib(gpu.usable_bytes)} usable; "
                           "not even ZeRO-3 with optimizer offload over 8 GPUs" + (" with QLoRA" if qlora else "")
                           + " fits: pick a larger GPU")
+
+
+# --- plan: the setups that train the model, cheapest first ---------------------------------------
+#: GPU counts a plan tries (one node, then whole nodes of 8)
+PLAN_COUNTS = (1, 2, 4, 8, 16, 32, 64)
+COST_BASES = ("rent", "purchase")
+
+
+def plan_ladder(tr: Training, count: int, *, optimizer_given: bool) -> list[tuple[str, dict[str, Any]]]:
+    """What a practitioner changes, least intrusive first, on ``count`` GPUs: the run as given, then
+    gradient checkpointing, an 8-bit optimizer (unless the user chose one), then on several GPUs
+    DeepSpeed ZeRO-1, -2, -3 (sharding states, then gradients, then parameters), then ZeRO-3 with the
+    optimizer offloaded to CPU RAM (ZeRO-Offload also runs on one GPU). Each step keeps the previous."""
+    steps: list[tuple[str, dict[str, Any]]] = [("as given", {})]
+    change: dict[str, Any] = {}
+    if tr.grad_ckpt == "none":
+        change = {**change, "grad_ckpt": "full"}
+        steps.append(("--grad-ckpt full", dict(change)))
+    if not optimizer_given and tr.optimizer in ("adamw", "adam") and tr.method in ("full", "freeze", "galore"):
+        change = {**change, "optimizer": "adamw-8bit"}
+        steps.append(("--optimizer adamw-8bit", dict(change)))
+    if count > 1 and tr.zero == 0 and tr.fsdp == "none":
+        for z in (1, 2, 3):
+            steps.append((f"--zero {z}", {**change, "zero": z}))
+    if tr.offload == "none" and (count > 1 or tr.zero == 0) and tr.fsdp == "none":
+        steps.append(("--zero 3 --offload optimizer", {**change, "zero": 3, "offload": "optimizer"}))
+    return steps
+
+
+@dataclass(frozen=True)
+class TrainingSetup:
+    """One way to train: a GPU model, how many, the changes to the run, its per-GPU bytes and cost."""
+
+    gpu: Any
+    count: int
+    changes: str  # the ladder step, as flags ("as given" when none)
+    workload: dict[str, Any]  # the full training keywords of the setup
+    per_gpu_bytes: int
+    headroom_bytes: int
+    cost: float | None  # of the basis: USD per hour (rent) or USD (purchase), for all ``count`` GPUs
+
+    def to_dict(self, basis: str) -> dict[str, Any]:
+        return {"gpu": self.gpu.id, "count": self.count, "changes": self.changes, "per_gpu_bytes": self.per_gpu_bytes,
+                "gpu_memory_bytes": self.gpu.memory_bytes, "headroom_bytes": self.headroom_bytes,
+                "cost_basis": basis, ("rent_usd_per_hour" if basis == "rent" else "price_usd"): self.cost,
+                "workload": self.workload}
+
+
+def plan(spec: ModelSpec, tr: Training, gpus: list | None = None, *, max_gpus: int = 64, basis: str = "rent",
+         optimizer_given: bool = False, count: int | None = None) -> list[TrainingSetup]:
+    """For each GPU model, the fewest GPUs and the least intrusive ladder step (:func:`plan_ladder`)
+    that train ``tr``; sorted by the cost of ``basis`` (rent per hour or purchase, never mixed), setups
+    without that price last. A training step's bytes do not depend on the GPU (only whether paged pages
+    stay resident does, and the fit rule leaves them out), so each (count, step) is estimated once."""
+    from .hardware import gpus as catalog
+
+    if basis not in COST_BASES:
+        raise VramscopeError(f"the cost basis is rent or purchase (got {basis!r})")
+    candidates = list(gpus) if gpus is not None else catalog()
+    counts = [n for n in PLAN_COUNTS if n <= max_gpus and (count is None or n == count)]
+    if count is not None and count not in counts:
+        counts = [count]
+    demand: list[tuple[int, str, dict[str, Any], float]] = []
+    for n in counts:
+        base = tr.replace(gpus=n, dp=None) if n != tr.num_gpus or tr.dp is not None else tr
+        for label, change in plan_ladder(base, n, optimizer_given=optimizer_given):
+            need = _cost(spec, base, None, **change)
+            if need != float("inf"):
+                demand.append((n, label, {**change, "gpus": n}, need))
+    out: list[TrainingSetup] = []
+    for g in candidates:
+        for n, label, change, need in demand:
+            if need <= g.usable_bytes:
+                per_gpu = (g.rent_usd_per_hour if basis == "rent" else g.price_usd)
+                wl = tr.replace(**{k: v for k, v in change.items() if k != "gpus"}, gpus=n, dp=None)
+                out.append(TrainingSetup(g, n, label, _plan_keywords(wl), int(need), int(g.usable_bytes - need),
+                                         per_gpu * n if per_gpu else None))
+                break
+    return sorted(out, key=lambda s: (s.cost is None, s.cost or 0.0, s.count, -s.headroom_bytes))
+
+
+def _plan_keywords(tr: Training) -> dict[str, Any]:
+    """The training keywords of a setup: the method (it makes a workload training) and every other
+    field that differs from the defaults (what ``vramscope.estimate`` and ``export`` need)."""
+    default = Training()
+    return {"method": tr.method, **{k: v for k, v in tr.to_dict().items()
+                                    if v != getattr(default, k) and k not in ("dp", "method")}}

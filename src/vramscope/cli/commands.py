@@ -192,16 +192,45 @@ def fit_cmd(
 
 
 @app.command("plan")
+@training_cmd
 @inference_cmd
-def plan_cmd(model: ModelArg, *, check: CheckOpt = False, workload, gpu, gpus, gpu_memory, active, as_json) -> None:
+def plan_cmd(
+    model: ModelArg,
+    *,
+    method: Annotated[str | None, Opt("--method", help="training: the setups that train the model (gradient "
+                                      "checkpointing, 8-bit optimizer, ZeRO, offload), cheapest first")] = None,
+    optimizer: Annotated[str | None, Opt("--optimizer", help="training optimizer (kept: the plan then does not "
+                                         "switch to an 8-bit one)")] = None,
+    cost: Annotated[str | None, Opt("--cost", help="training: order by rent (USD per hour, default) or purchase "
+                                    "(USD), never both")] = None,
+    check: CheckOpt = False,
+    workload, training, gpu, gpus, gpu_memory, active, as_json,
+) -> None:
     """Catalog GPUs that run the workload, with counts and layout, cheapest first.
 
     --gpu keeps one GPU model, --gpu-memory the GPUs with at least that much memory, --gpus that many
-    GPUs; --tp / --pp fix the layout's tensor / pipeline sizes.
+    GPUs; --tp / --pp fix the layout's tensor / pipeline sizes. With --method (or --rl): the setups
+    that train it, each with the export command that runs it.
     """
     from ..api import check_plan, checking, plan
 
     refuse_active(model, active)
+    if method is not None or training.get("rl") is not None:
+        wl = training_workload(workload, training, method, optimizer)
+        with checking(check):
+            rows = plan(model, active=active, gpu=gpu, gpus=gpus, gpu_memory=gpu_memory,
+                        **({"cost": cost.lower()} if cost else {}), **wl)
+        if as_json:
+            show.print_json(rows)
+            return
+        if not rows:
+            raise VramscopeError("no catalog GPU setup of up to 64 GPUs trains this run, even with ZeRO-3 and "
+                                 "optimizer offload" + (" with these GPU choices" if gpu or gpus or gpu_memory else ""))
+        show.plan_training(model, rows)
+        return
+    if cost is not None or optimizer is not None:
+        raise VramscopeError(f"{'--cost' if cost is not None else '--optimizer'} applies to a training plan: add "
+                             "--method full|lora|qlora|…")
     refuse_training_spellings(workload, "plan")
     refuse_for_engine(workload, workload.get("engine", "hf"), "plan", gpus)
     with checking(check):

@@ -228,6 +228,42 @@ def plan(rows: list[dict[str, Any]]) -> None:
     console().print(table)
 
 
+def plan_training(model: str, rows: list[dict[str, Any]]) -> None:
+    """``vramscope plan --method …``: training setups, cheapest first on one cost basis, with their export."""
+    from rich.table import Table
+
+    basis = rows[0]["cost_basis"]
+    col = "rent $/h" if basis == "rent" else "price $"
+    key = "rent_usd_per_hour" if basis == "rent" else "price_usd"
+    table = Table(title=f"training setups, cheapest first ({'rent per hour' if basis == 'rent' else 'purchase'})")
+    for c in ("GPU", "count", "changes", "GiB per GPU", "headroom GiB", col):
+        table.add_column(c, justify="left" if c in ("GPU", "changes") else "right")
+    for r in rows:
+        table.add_row(r["gpu"], str(r["count"]), r["changes"], f"{r['per_gpu_bytes'] / 2**30:,.1f}",
+                      f"{r['headroom_bytes'] / 2**30:,.1f}",
+                      ("—" if r[key] is None else f"{r[key]:,.2f}" if basis == "rent" else f"{r[key]:,.0f}"))
+    console().print(table)
+    first = rows[0]
+    import typer
+
+    typer.echo("the cheapest runs with: " + export_command(model, first))
+
+
+def export_command(model: str, row: dict[str, Any]) -> str:
+    """The ``vramscope export`` line that writes the config of a training setup (its keywords as flags)."""
+    w = dict(row["workload"])
+    target = "fsdp" if w.get("fsdp", "none") != "none" else "deepspeed"
+    parts = [f"vramscope export {target} {model}", f"--gpu {row['gpu']}"]
+    for k, v in w.items():
+        if k in ("fsdp",) and target == "fsdp":
+            parts.append(f"--fsdp {v}")
+        elif isinstance(v, bool):
+            parts.append(f"--{'' if v else 'no-'}{k.replace('_', '-')}")
+        else:
+            parts.append(f"--{k.replace('_', '-')} {v}")
+    return " ".join(p for p in parts if p)
+
+
 def gpus(rows: list[Any]) -> None:
     """``vramscope gpus``: the catalog GPUs with memory, bandwidth, bf16 TFLOPS and price."""
     from rich.table import Table

@@ -218,6 +218,21 @@ def test_fit_and_plan_tab(open_page):
     shot(page, "fit")
 
 
+def test_fit_tab_training_mode_draws_the_max_context_chart(open_page):
+    page = open_page()
+    tab(page, "fit")
+    radio(page, "f_mode", "Training")
+    fill(page, "f_seq", "4096")
+    res = vramscope.fit(LLAMA, method="qlora", batch=1, seq_len=4096, grad_ckpt="full", gpu="RTX-4090-24GB")
+    expect(page.locator("#out-fit .vs-maxseq")).to_have_text(f"{res.max_seq_len:,} tokens")
+    expect(page.locator("#out-fit svg.vs-chart .vs-bar")).to_have_count(7)
+    expect(page.locator('#out-fit .vs-bar[data-memory="24GiB"]')).to_have_attribute(
+        "data-value", str(vramscope.fit(LLAMA, method="qlora", batch=1, seq_len=4096, grad_ckpt="full",
+                                        gpu_memory="24GiB").max_seq_len))
+    expect(page.locator("#out-fit tr[data-gpu]").first).to_be_visible()
+    shot(page, "fit-training")
+
+
 def test_pai_tab_in_the_seed_layout(open_page):
     from vramscope import pai
 

@@ -130,6 +130,27 @@ def test_fit_tab_equals_fit_and_plan():
     assert "Choose a GPU" in page("fit", f_gpu="").html
 
 
+def test_fit_tab_training_mode_equals_fit_table_and_plan():
+    """Training mode: the longest sequence and micro-batch are vramscope.fit's, the chart's bars are
+    fit_table's over the seven card sizes, the setups are the training plan's (rent first)."""
+    from vramscope.api import fit_table
+    from vramscope.web.tabs import CHART_SIZES
+
+    p = page("fit", f_mode="train", f_method="qlora", f_seq="4096", f_batch="1", f_ckpt="full")
+    assert p.ok, p.html
+    kw = dict(method="qlora", batch=1, seq_len=4096, grad_ckpt="full")
+    res = vramscope.fit(LLAMA, gpu="RTX-4090-24GB", gpus=1, **kw)
+    assert f'class="vs-big vs-maxseq" data-value="{res.max_seq_len}">{res.max_seq_len:,} tokens' in p.html
+    assert f'class="vs-big vs-maxmicro" data-value="{res.max_micro_batch}">' in p.html
+    bars = re.findall(r'<g class="vs-bar" data-memory="([^"]+)" data-value="(\d+)"', p.html)
+    assert bars == [(r["memory"], str(r["max_seq_len"])) for r in fit_table(LLAMA, list(CHART_SIZES), **kw)]
+    rows = vramscope.plan(LLAMA, **kw)
+    assert re.findall(r'<tr data-gpu="([^"]+)"', p.html) == [r["gpu"] for r in rows[:20]]
+    zh = page("fit", lang="zh", f_mode="train")
+    assert "各显存容量下的最长序列" in zh.html and "可训练的方案" in zh.html
+    assert "Choose a GPU" in page("fit", f_mode="train", f_gpu="").html
+
+
 def test_pai_tab_reproduces_the_seed_tables():
     p = page("pai")
     gb = [float(x) for x in re.findall(r'class="vs-gb" data-gb="[^"]+">([\d,.]+)<', p.html)]

@@ -339,6 +339,11 @@ def build(max_upload: int | None = None, computer: Computer | None = None) -> gr
                 outputs["mm"] = gr.HTML(elem_id="out-mm")
             with gr.Tab(t("tab_fit", "en"), id="fit", elem_id="tab-fit") as tab_objs["fit"]:
                 ui.md("fit_intro")
+                with gr.Row():
+                    ui.radio("f_mode", FIELDS_BY["f_mode"].choices)
+                    ui.drop("f_method", FIELDS_BY["f_method"].choices)
+                    ui.text("f_seq")
+                    ui.drop("f_ckpt", FIELDS_BY["f_ckpt"].choices)
                 _serving_inputs(ui, "f_", gpu_values)
                 outputs["fit"] = gr.HTML(elem_id="out-fit")
             with gr.Tab(t("tab_pai", "en"), id="pai", elem_id="tab-pai") as tab_objs["pai"]:

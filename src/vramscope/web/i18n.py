@@ -150,8 +150,11 @@ TEXT: dict[str, tuple[str, str]] = {
     "m_gen": ("Generated tokens", "生成 token 数"),
     "m_batch": ("Concurrent requests", "并发请求数"),
     # fit & plan
-    "fit_intro": ("The most that fits on the chosen GPUs, and the cheapest GPU setups that run the workload.",
-                  "所选 GPU 上最多能放下多少，以及能运行该负载的最便宜 GPU 方案。"),
+    "fit_intro": ("The most that fits on the chosen GPUs, and the cheapest GPU setups that run the workload. "
+                  "Inference reads engine, weights, KV, batch and context; training reads method, micro-batch "
+                  "(the batch field), sequence length and checkpointing.",
+                  "所选 GPU 上最多能放下多少，以及能运行该负载的最便宜 GPU 方案。推理读取引擎、权重、KV、batch 和上下文；"
+                  "训练读取训练方法、micro-batch（batch 一栏）、序列长度和梯度检查点。"),
     # PAI
     "p_arch": ("Model type", "模型类型"),
     "p_params": ("Model parameters (B)", "模型参数数量（B）"),
@@ -211,6 +214,15 @@ TEXT: dict[str, tuple[str, str]] = {
     "tokens_unit": ("{n} tokens", "{n} token"),
     "nothing_fits": ("not even one step fits", "一步都放不下"),
     "plan_heading": ("GPU options, cheapest first", "GPU 方案（由便宜到贵）"),
+    "f_mode": ("Solve for", "求解对象"),
+    "f_mode.infer": ("Inference", "推理"),
+    "f_mode.train": ("Training", "训练"),
+    "max_seq": ("longest sequence at micro-batch {batch}", "micro-batch {batch} 时的最长序列"),
+    "max_micro": ("largest micro-batch at {tokens} tokens", "{tokens} token 时的最大 micro-batch"),
+    "chart_heading": ("Longest sequence per GPU memory (micro-batch {batch})", "各显存容量下的最长序列（micro-batch {batch}）"),
+    "plan_train_heading": ("Setups that train it, cheapest rent first", "可训练的方案（按租金由低到高）"),
+    "plan_changes": ("changes", "调整"),
+    "as_given": ("as given", "按原设置"),
     "plan_gpu": ("GPU", "GPU"),
     "plan_count": ("count", "数量"),
     "plan_layout": ("TP × PP", "TP × PP"),

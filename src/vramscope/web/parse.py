@@ -45,7 +45,8 @@ def tab_fields(tab: str) -> tuple[str, ...]:
 # label keys of fields that share another field's label
 _LABEL_ALIASES = {"t_gpu": "gpu", "r_gpu": "gpu", "m_gpu": "gpu", "f_gpu": "gpu", "r_gpus": "t_gpus",
                   "f_gpus": "gpus", "f_batch": "batch", "f_context": "context", "f_engine": "engine",
-                  "m_engine": "engine", "f_weights": "weights", "f_kv": "kv", "r_batch": "r_batch"}
+                  "m_engine": "engine", "f_weights": "weights", "f_kv": "kv", "r_batch": "r_batch",
+                  "f_method": "t_method", "f_seq": "t_seq", "f_ckpt": "t_ckpt"}
 
 
 class InputError(VramscopeError):
@@ -332,8 +333,20 @@ def multimodal_kwargs(values: Mapping[str, Any], lang: str = "en") -> dict[str, 
 
 
 def fit_kwargs(values: Mapping[str, Any], lang: str = "en") -> dict[str, Any]:
-    """``vramscope.fit`` keywords of the Fit & plan tab (``plan`` takes them without the GPU)."""
-    kw: dict[str, Any] = {"engine": values.get("f_engine", "vllm"),
+    """``vramscope.fit`` keywords of the Fit & plan tab (``plan`` takes them without the GPU): in
+    training mode the method, micro-batch, sequence length and checkpointing, else the serving inputs."""
+    if values.get("f_mode") == "train":
+        kw = {"method": values.get("f_method", "qlora"),
+              "batch": parse_int(values, "f_batch", lang, lo=1, hi=MAX_BATCH),
+              "seq_len": parse_int(values, "f_seq", lang, lo=1, hi=MAX_TOKENS, tokens=True),
+              "grad_ckpt": values.get("f_ckpt", "full")}
+        gpu = gpu_kwargs(values.get("f_gpu"))
+        if not gpu:
+            raise InputError(t("err.no_gpu", lang))
+        kw.update(gpu)
+        kw["gpus"] = parse_int(values, "f_gpus", lang, lo=1, hi=1024)
+        return kw
+    kw = {"engine": values.get("f_engine", "vllm"),
                           "batch": parse_int(values, "f_batch", lang, lo=1, hi=MAX_BATCH),
                           "context": parse_int(values, "f_context", lang, lo=1, hi=MAX_TOKENS, tokens=True)}
     if _raw(values, "f_weights"):

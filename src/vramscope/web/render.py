@@ -274,6 +274,52 @@ def fit_html(res: Any, rows: Sequence[dict], *, batch: int, tokens: int, lang: s
     return "".join(html)
 
 
+def fit_training_html(res: Any, rows: Sequence[dict], chart: Sequence[dict], *, lang: str, limit: int = 20) -> str:
+    """The Fit & plan tab in training mode: the longest sequence, the largest micro-batch, the
+    max-context chart per memory size, then the cheapest setups that train the run (one cost basis)."""
+    w = res.workload
+    kv = [(t("max_seq", lang, batch=w["batch"]), f'<span class="vs-big vs-maxseq" data-value="{res.max_seq_len}">'
+           f"{e(t('tokens_unit', lang, n=f'{res.max_seq_len:,}') if res.max_seq_len else t('nothing_fits', lang))}</span>"),
+          (t("max_micro", lang, tokens=f"{w['seq_len']:,}"), f'<span class="vs-big vs-maxmicro" '
+           f'data-value="{res.max_micro_batch}">{res.max_micro_batch:,}</span>')]
+    grid = "".join(f"<div>{e(k)}</div><div>{v}</div>" for k, v in kv)
+    html = [f'<div class="vs-result" data-mode="fit-train"><div class="vs-h">'
+            f'{e(t("fit_heading", lang, n=res.num_gpus, gpu=res.gpu))}</div><div class="vs-kv">{grid}</div>',
+            f'<div class="vs-h">{e(t("chart_heading", lang, batch=w["batch"]))}</div>', context_chart(chart, lang, w["batch"]),
+            f'<div class="vs-h">{e(t("plan_train_heading", lang))}</div>']
+    if not rows:
+        html.append(message("info", t("plan_none", lang)))
+    else:
+        body = [({"data-gpu": r["gpu"]}, e(r["gpu"]), str(r["count"]), e(r["changes"] if r["changes"] != "as given"
+                                                                          else t("as_given", lang)),
+                 gib_span(r["per_gpu_bytes"], digits=1).replace(" GiB", ""),
+                 f"{r['rent_usd_per_hour']:,.2f}" if r.get("rent_usd_per_hour") else "—") for r in rows[:limit]]
+        html.append(table([t(k, lang) for k in ("plan_gpu", "plan_count", "plan_changes", "plan_per_gpu", "plan_rent")],
+                          body, numeric=(1, 3, 4), cls="vs-plan vs-plan-train"))
+    html.append("</div>")
+    return "".join(html)
+
+
+def context_chart(rows: Sequence[dict], lang: str, batch: int, width: int = 560, bar: int = 22) -> str:
+    """A horizontal bar chart (inline SVG) of the longest sequence per GPU memory size."""
+    top = max((r["max_seq_len"] for r in rows), default=0) or 1
+    label_w, gap = 70, 6
+    height = len(rows) * (bar + gap)
+    parts = [f'<svg class="vs-chart" role="img" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
+             f'aria-label="{e(t("chart_heading", lang, batch=batch))}">']
+    for i, r in enumerate(rows):
+        y = i * (bar + gap)
+        n = r["max_seq_len"]
+        w = int((width - label_w - 110) * n / top)
+        text = t("tokens_unit", lang, n=f"{n:,}") if n else t("nothing_fits", lang)
+        parts.append(f'<g class="vs-bar" data-memory="{e(r["memory"])}" data-value="{n}">'
+                     f'<text x="0" y="{y + bar - 6}" font-size="13">{e(r["memory"])}</text>'
+                     f'<rect x="{label_w}" y="{y}" width="{max(w, 1)}" height="{bar}" fill="#4f7cff"></rect>'
+                     f'<text x="{label_w + w + 6}" y="{y + bar - 6}" font-size="13">{e(text)}</text></g>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
 def pai_html(tables: dict[str, Sequence[Any]], lang: str) -> str:
     """The seed's two PAI tables (:func:`vramscope.api.pai_tables`): scenario, GB as the seed rounds it, GPUs."""
 

@@ -120,6 +120,10 @@ FIELDS: tuple[Field, ...] = (
     _f("m_engine", "hf", ("hf", "vllm", "sglang")),
     _f("m_gpu", DEFAULT_GPU),
     # fit & plan
+    _f("f_mode", "infer", ("infer", "train")),
+    _f("f_method", "qlora", METHODS),
+    _f("f_seq", "2048"),
+    _f("f_ckpt", "full", ("none", "full", "selective", "offload")),
     _f("f_engine", "vllm", ENGINES),
     _f("f_weights", ""),
     _f("f_kv", "auto"),

@@ -101,10 +101,20 @@ def multimodal_tab(spec, values: Mapping[str, Any], lang: str) -> tuple[str, str
     return render.estimate_html(res.estimate, lang, extra_top=head), ""
 
 
+#: the memory sizes of the training max-context chart (Unsloth's table's cards)
+CHART_SIZES = ("8GiB", "12GiB", "16GiB", "24GiB", "40GiB", "48GiB", "80GiB")
+
+
 def fit_tab(spec, values: Mapping[str, Any], lang: str) -> tuple[str, str]:
-    from ..api import fit, plan
+    from ..api import fit, fit_table, plan
 
     kw = fit_kwargs(values, lang)
+    if "method" in kw:
+        gpu_less = {k: v for k, v in kw.items() if k not in ("gpu", "gpu_memory", "gpus")}
+        res = fit(spec, **kw)
+        rows = plan(spec, gpus=None, **gpu_less)
+        chart = fit_table(spec, list(CHART_SIZES), gpus=kw.get("gpus"), **gpu_less)
+        return render.fit_training_html(res, rows, chart, lang=lang), ""
     res = fit(spec, **kw)
     rows = plan(spec, **{k: v for k, v in kw.items() if k not in ("gpu", "gpu_memory", "gpus")})
     return render.fit_html(res, rows, batch=kw["batch"], tokens=kw["context"], lang=lang), ""

@@ -205,7 +205,8 @@ class Training(_Workload):
     loss: Annotated[Literal["hf", "chunked", "fused"], Meta(description="hf: fp32 logits + CE; chunked: 8 chunks; fused: Liger/CCE")] = "hf"
     # PEFT
     lora_rank: Annotated[int, Meta(description="LoRA rank r")] = 16
-    lora_targets: Annotated[str, Meta(description="comma-separated module names, 'all-linear', or 'default' (PEFT's)")] = "default"
+    lora_targets: Annotated[str, Meta(description="comma-separated module names (lm_head, embed_tokens included), 'all-linear' "
+                                     "(the decoder's Linears, not the head: PEFT's rule), or 'default' (PEFT's)")] = "default"
     lora_dtype: Literal["fp32", "bf16"] = "fp32"
     lora_dropout: Annotated[float, Meta(ge=0.0, lt=1.0)] = 0.0
     quant: Annotated[Literal["nf4", "fp4", "int8"], Meta(description="QLoRA base format")] = "nf4"
@@ -252,6 +253,14 @@ class Training(_Workload):
             raise ValueError("choose DeepSpeed ZeRO or FSDP, not both")
         if self.offload == "params" and not (self.zero == 3 or self.fsdp in ("full", "hybrid")):
             raise ValueError("parameter offload needs ZeRO-3 or FSDP full/hybrid sharding (zero=3 or fsdp=full)")
+        if (self.method in ("lora", "dora", "qlora") and self.loss == "fused"
+                and "lm_head" in self.lora_targets.replace(" ", ",").split(",")):
+            # Liger's fused linear cross-entropy is handed ``self.lm_head.weight`` — PEFT's lora.Linear
+            # returns its base weight there — and never calls the head module, so the head's adapter
+            # would get no gradient (liger_kernel/transformers/model/llama.py lce_forward,
+            # linkedin/Liger-Kernel@f7a7b5df30edf77873859b8a2c0dc4259e532909)
+            raise ValueError("a LoRA on lm_head does not train under fused linear cross-entropy (Liger/CCE read "
+                             "lm_head.weight and skip the adapter): use loss=hf or chunked, or drop lm_head")
         if self.optimizer_in_backward and self.grad_accum > 1:
             raise ValueError("optimizer-in-backward frees each gradient at once, so it cannot accumulate gradients "
                              "(grad_accum must be 1)")

@@ -135,7 +135,7 @@ TRAINING_OPTIONS = [
     ("loss", Annotated[str | None, Opt("--loss", help="hf (fp32 logits) | chunked | fused (Liger / Cut-Cross-Entropy)")], None),
     ("padding", Annotated[bool | None, Opt("--padding/--packing", help="padded batches with a mask, or packed (default)")], None),
     ("lora_rank", Annotated[int | None, Opt("--lora-rank", "-r", help="LoRA rank r (default 16)")], None),
-    ("lora_targets", Annotated[str | None, Opt("--lora-targets", "--target-modules", help="q_proj,v_proj | all-linear (default: PEFT's)")], None),
+    ("lora_targets", Annotated[str | None, Opt("--lora-targets", "--target-modules", help="q_proj,v_proj | all-linear (not the head, as PEFT) | all-linear,lm_head | …,embed_tokens (default: PEFT's)")], None),
     ("lora_dtype", Annotated[str | None, Opt("--lora-dtype", help="fp32 (PEFT default) | bf16")], None),
     ("lora_dropout", Annotated[float | None, Opt("--lora-dropout")], None),
     ("quant", Annotated[str | None, Opt("--quant", help="QLoRA base: nf4 | fp4 | int8")], None),

@@ -210,11 +210,33 @@ def _layer_saves(spec: S.ModelSpec, layer: S.Layer, o: ActOptions) -> LayerSaves
     return LayerSaves(n_norm, attn, mlp, lora, quad)
 
 
-def head_saves(spec: S.ModelSpec, e: float, head_trains: bool, norms_train: bool) -> float:
+def head_saves(spec: S.ModelSpec, e: float, head_trains: bool, norms_train: bool, lora_rank: int = 0,
+               lora_in_bytes: float = 0, lora_dropout: bool = False) -> float:
     """Final norm (fp32 copy, rsqrt, normalised output if it trains) and the lm_head input if the head
-    trains, bytes per token."""
+    trains, bytes per token; ``lora_rank`` > 0: a LoRA on the frozen head (PEFT ``lora.Linear`` on
+    ``lm_head``, torchtune ``apply_lora_to_output``) saves what it saves on a decoder Linear — A's
+    output (4·r), PEFT's cast of the input to the adapter dtype (``lora_in_bytes``·h) or, same dtype,
+    the norm output itself (e·h: the frozen head's matmul saves no input), and with dropout its
+    output and mask (4·h + h)."""
     h = spec.hidden_size
-    return 4 * h + 4 + (e * h if norms_train else 0) + (e * h if head_trains else 0)
+    out = 4 * h + 4 + (e * h if norms_train else 0) + (e * h if head_trains else 0)
+    if lora_rank:
+        out += 4 * lora_rank
+        if lora_in_bytes:
+            out += lora_in_bytes * h
+        elif not head_trains:
+            out += e * h
+        if lora_dropout:
+            out += 4 * h + h
+    return out
+
+
+def embed_lora_saves(e: float, lora_rank: int, lora_in_bytes: float) -> float:
+    """A LoRA on the input embedding (PEFT ``lora.Embedding``), bytes per token: its forward is
+    ``F.embedding(x, A.T) @ B.T · scaling`` (peft/tuners/lora/layer.py ``Embedding.forward``), so the
+    only tensor it saves is the r-wide lookup of A, in the adapter dtype, for B's gradient
+    (``F.embedding`` keeps the token ids, which the batch holds anyway). No dropout on this path."""
+    return (lora_in_bytes or e) * lora_rank
 
 
 def loss_bytes(vocab: int, tokens: int, e: float, loss: str) -> tuple[float, str]:

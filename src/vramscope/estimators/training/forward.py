@@ -7,8 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ...units import GiB
-from ..activations import ActOptions, head_saves, layer_saves, loss_bytes
+from ..activations import ActOptions, embed_lora_saves, head_saves, layer_saves, loss_bytes
 from ..sharding import microbatches_in_flight
+from ..trainable import EMBED_LAYER, HEAD_LAYER
 from .stage import StageContext
 from .states import States
 
@@ -70,13 +71,21 @@ def saved_activations(ctx: StageContext, states: States) -> tuple[float, str, fl
     return acts, act_formula, recompute, layer_input
 
 
-def logits_and_loss(ctx: StageContext, tokens: float) -> tuple[float, str, float]:
+def logits_and_loss(ctx: StageContext, tokens: float, states: States | None = None) -> tuple[float, str, float]:
     """(logits + loss block, formula, the logits' gradient) on the last stage; zeros elsewhere."""
     spec, tr, reg = ctx.spec, ctx.tr, ctx.reg
     loss, lf, logits_grad = 0.0, "", 0.0
     if ctx.st.has_head:
         lt = (ctx.step.logits_tokens if ctx.step.logits_tokens is not None else tokens)
         loss, lf = loss_bytes(spec.vocab_size, lt, reg.e, tr.loss)
+        head_lora = states is not None and any(lin.layer == HEAD_LAYER for lin in states.lora_here)
+        if head_lora and states.adapter_bytes == 4 and reg.e < 4 and tr.loss != "fused":
+            # PEFT's lora.Linear on the head with fp32 adapters: ``result + lora_B(lora_A(x)) * scaling``
+            # makes the scaled LoRA output and the sum in fp32, T×V each, beside the 16-bit base logits
+            # (peft/tuners/lora/layer.py Linear.forward) — more than chunked CE keeps (HF's CE keeps more)
+            fwd = lt * spec.vocab_size * (reg.e + 4 + 4)
+            if fwd > loss:
+                loss, lf = fwd, "T·V·(e + 4 + 4): 16-bit logits + the fp32 head-LoRA output and its fp32 sum"
         cap = spec.config.get("final_logit_softcapping", 30.0 if spec.family == "gemma2" else None)
         if cap and tr.loss != "fused":
             # Gemma 2's final soft-capping, tanh(logits / cap) · cap in the model dtype: tanh saves its
@@ -99,8 +108,14 @@ def forward(ctx: StageContext, states: States) -> Forward:
     if in_flight > 1:
         acts *= in_flight
         act_formula += f" × {in_flight} micro-batches in flight (1F1B, first stage)"
+    lora_in = 4 if (states.adapter_bytes == 4 and reg.e < 4) else 0
+    r = tr.lora_rank
     if st.has_head:
         sp_div = tr.tp if tr.sequence_parallel else 1
-        acts += head_saves(spec, reg.e, ctx.trn.head_trains, ctx.trn.head_trains) * tokens / sp_div
-    loss, lf, logits_grad = logits_and_loss(ctx, tokens)
+        head_lora = any(lin.layer == HEAD_LAYER for lin in states.lora_here)
+        acts += head_saves(spec, reg.e, ctx.trn.head_trains, ctx.trn.head_trains, r if head_lora else 0, lora_in,
+                           tr.lora_dropout > 0) * tokens / sp_div
+    if st.has_embed and any(lin.layer == EMBED_LAYER for lin in states.lora_here):
+        acts += embed_lora_saves(reg.e, r, lora_in) * tokens / tr.tp
+    loss, lf, logits_grad = logits_and_loss(ctx, tokens, states)
     return Forward(tokens, acts, act_formula, recompute, layer_input, loss, lf, logits_grad)

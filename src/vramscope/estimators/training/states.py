@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from ... import spec as S
 from .. import optimizers as O
 from ..result import WEIGHTS, Component
-from ..trainable import Linear
+from ..trainable import Linear, stage_lora
 from .stage import PAGED_MIN_NUMEL, StageContext
 
 OPTIMIZER = "optimizer"
@@ -52,7 +52,7 @@ def model_states(ctx: StageContext) -> States:
     comps: list[Component] = []
     opt_offload = tr.offload in ("optimizer", "params")
     host = 0.0
-    lora_here = tuple(lin for lin in trn.lora if lin.layer in st.layers)
+    lora_here = stage_lora(trn, st.layers, st.has_embed, st.has_head)  # the head's / embedding's on their stages
     adapter = adapter_params(ctx, lora_here)
     a_w = 4 if (tr.lora_dtype == "fp32" or reg.weight == 4) else 2
     trainable = st.trainable + adapter

@@ -203,6 +203,8 @@ class Training(_Workload):
     attn: Literal["eager", "sdpa", "flash"] = "sdpa"
     padding: Annotated[bool, Meta(description="padded batches with an attention mask (SDPA then repeats K/V)")] = False
     loss: Annotated[Literal["hf", "chunked", "fused"], Meta(description="hf: fp32 logits + CE; chunked: 8 chunks; fused: Liger/CCE")] = "hf"
+    compile: Annotated[bool, Meta(description="torch.compile (Inductor): AOTAutograd's min-cut partitioner recomputes "
+                                  "pointwise ops in backward instead of saving their outputs")] = False
     # PEFT
     lora_rank: Annotated[int, Meta(description="LoRA rank r")] = 16
     lora_targets: Annotated[str, Meta(description="comma-separated module names (lm_head, embed_tokens included), 'all-linear' "

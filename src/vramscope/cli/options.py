@@ -152,6 +152,8 @@ TRAINING_OPTIONS = [
     ("fsdp", Annotated[str | None, Opt("--fsdp", help="none | full | grad-op | hybrid")], None),
     ("offload", Annotated[str | None, Opt("--offload", help="none | optimizer | params")], None),
     ("optimizer_in_backward", Annotated[bool, Opt("--optimizer-in-backward")], False),
+    ("compile", Annotated[bool, Opt("--compile", help="torch.compile: pointwise outputs recomputed in backward, "
+                                    "fewer saved activations (torchtune compile=True, HF torch_compile)")], False),
     ("rl", Annotated[str | None, Opt("--rl", help="grpo | dpo | ppo")], None),
     ("num_generations", Annotated[int | None, Opt("--num-generations", "-k", help="GRPO group size (TRL default 8)")], None),
     ("completion_len", Annotated[int | None, Opt("--completion-len", "--max-completion-length")], None),

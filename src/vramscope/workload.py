@@ -7,7 +7,8 @@ call builds a workload; the output document's schema in :mod:`vramscope.schema` 
 
 Field names follow the engines: vLLM's ``max_model_len`` / ``gpu_memory_utilization`` /
 ``max_num_seqs`` / ``kv_cache_dtype`` (here ``kv_dtype``), llama.cpp's ``n_gpu_layers`` (``-ngl``),
-``n_ctx``, ``n_batch`` / ``n_ubatch``, SGLang's ``mem_fraction_static``. Validation errors are
+``n_ctx``, ``n_batch`` / ``n_ubatch``, SGLang's ``mem_fraction_static`` / ``chunked_prefill_size`` /
+``max_running_requests`` / ``page_size``. Validation errors are
 raised as :class:`~vramscope.errors.VramscopeError` with the field named.
 """
 
@@ -127,7 +128,11 @@ class Inference(_Workload):
     vllm_sampler: Literal["auto", "flashinfer", "pytorch"] = "auto"
     kv_cache_memory: Annotated[int, Meta(ge=1, le=1 << 50, description="vLLM --kv-cache-memory-bytes: the KV pool per GPU")] | None = None
     cpu_offload_gb: Annotated[float, Meta(ge=0.0, le=1 << 20, description="vLLM --cpu-offload-gb: weights per GPU kept on the host")] = 0.0
+    # SGLang (server_args names; None = SGLang's own default, chosen per GPU where it does)
     mem_fraction_static: Annotated[float, Meta(gt=0.0, le=1.0)] | None = None
+    chunked_prefill_size: Annotated[int, Meta(ge=1, le=MAX_TOKENS, description="SGLang --chunked-prefill-size: tokens per prefill chunk")] | None = None
+    max_running_requests: Annotated[int, Meta(ge=1, le=MAX_BATCH, description="SGLang --max-running-requests: request slots (req_to_token pool)")] | None = None
+    page_size: Annotated[int, Meta(ge=1, le=4096, description="SGLang --page-size: the token pool is a whole number of pages")] | None = None
     # llama.cpp
     n_gpu_layers: Annotated[int, Meta(ge=0, le=10_000, description="-ngl; None = all layers")] | None = None
     n_batch: Annotated[int, Meta(ge=1, le=MAX_TOKENS)] = 2048

@@ -29,7 +29,7 @@ def workload_options(
     max_num_batched_tokens, block_size, ngl, n_parallel, n_ubatch, no_flash_attn, no_kv_offload, cache, attn,
     mem_fraction_static, images, image_size, video_seconds, fps, audio_seconds,
     vllm_version=None, vllm_entrypoint=None, vllm_sampler=None, kv_cache_memory=None, cpu_offload_gb=None,
-    enforce_eager=False,
+    enforce_eager=False, chunked_prefill_size=None, max_running_requests=None, page_size=None,
 ) -> dict[str, Any]:
     size = None
     if image_size:
@@ -48,7 +48,8 @@ def workload_options(
         "image_size": size, "video_seconds": video_seconds, "fps": fps, "audio_seconds": audio_seconds,
         "vllm_version": vllm_version, "vllm_entrypoint": vllm_entrypoint, "vllm_sampler": vllm_sampler,
         "kv_cache_memory": _kv_cache_bytes(kv_cache_memory), "cpu_offload_gb": cpu_offload_gb,
-        "enforce_eager": True if enforce_eager else None,
+        "enforce_eager": True if enforce_eager else None, "chunked_prefill_size": chunked_prefill_size,
+        "max_running_requests": max_running_requests, "page_size": page_size,
     }
 
 
@@ -91,7 +92,10 @@ def inference_cmd(fn):
         ("no_kv_offload", Annotated[bool, Opt("--no-kv-offload", help="llama.cpp: keep the KV cache on the host")], False),
         ("cache", Annotated[str | None, Opt("--cache", help="HF: dynamic | static")], None),
         ("attn", Annotated[str | None, Opt("--attn", help="eager | sdpa | flash")], None),
-        ("mem_fraction_static", Annotated[float | None, Opt("--mem-fraction-static")], None),
+        ("mem_fraction_static", Annotated[float | None, Opt("--mem-fraction-static", help="SGLang: share of free memory for weights + KV pool, in (0, 1] (default: its per-GPU rule)")], None),
+        ("chunked_prefill_size", Annotated[int | None, Opt("--chunked-prefill-size", help="SGLang: tokens per prefill chunk (default: by GPU memory)")], None),
+        ("max_running_requests", Annotated[int | None, Opt("--max-running-requests", help="SGLang: request slots (default: from the token pool)")], None),
+        ("page_size", Annotated[int | None, Opt("--page-size", help="SGLang: tokens per KV page (default 1)")], None),
         ("vllm_version", Annotated[str | None, Opt("--vllm-version", help="vLLM release the estimate follows, e.g. 0.10.1.1 (default: a recent one)")], None),
         ("vllm_entrypoint", Annotated[str | None, Opt("--vllm-entrypoint", help="vLLM: serve (default) | llm (the LLM class: larger batch defaults)")], None),
         ("vllm_sampler", Annotated[str | None, Opt("--vllm-sampler", help="vLLM sampler warm-up: auto | flashinfer | pytorch")], None),

@@ -102,6 +102,15 @@ def estimate(est: Any, as_json: bool) -> None:
         conc = d.get("max_concurrency")
         con.print(f"KV cache capacity: {d['kv_capacity_tokens']:,} tokens"
                   + (f"; max concurrency at {d.get('max_model_len', '?'):,} tokens: {conc:.2f}x" if conc is not None else ""))
+    if est.engine == "sglang" and getattr(est.settings, "max_total_num_tokens", None):
+        # as SGLang logs its pool (memory_pool.MHATokenToKVPool / MLATokenToKVPool; its "GB" divides by 2^30)
+        s = est.settings
+        sizes = (f"KV size: {s.kv_size_bytes / 2**30:.2f} GB" if s.kv_size_bytes is not None
+                 else f"K size: {s.k_size_bytes / 2**30:.2f} GB, V size: {s.v_size_bytes / 2**30:.2f} GB")
+        con.print(f"KV Cache is allocated. #tokens: {s.max_total_num_tokens}, {sizes}  (as SGLang logs it, per GPU; "
+                  "its GB are GiB)")
+        con.print(f"max_total_num_tokens={s.max_total_num_tokens}, chunked_prefill_size={s.chunked_prefill_size}, "
+                  f"max_running_requests={s.max_running_requests}, context_len={s.context_len}")
     if d.get("fits_on"):
         fits = [f"{r['gpu']}" + (f" ×{r['count']}" if r["count"] > 1 else "") for r in d["fits_on"]]
         con.print("runs on: " + ", ".join(fits[:16]) + (f" … (+{len(fits) - 16})" if len(fits) > 16 else ""))

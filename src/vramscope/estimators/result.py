@@ -168,14 +168,28 @@ class VLLMSettings:
 
 @dataclass(frozen=True)
 class SGLangSettings:
-    """SGLang's server settings as resolved (given, or chosen per GPU as its server_args does)."""
+    """SGLang's server settings as resolved (given, or chosen per GPU as its server_args does), and
+    its token pool as SGLang logs it at start-up (with a GPU): ``max_total_num_tokens`` (the
+    ``#tokens`` of "KV Cache is allocated", page-aligned), ``k_size_bytes`` / ``v_size_bytes`` (its
+    "K size" / "V size", per GPU; MLA models log one ``kv_size_bytes``), the request slots of the
+    req_to_token pool and the ``max_running_requests`` the scheduler logs."""
 
     max_model_len: int
     mem_fraction_static: float
     chunked_prefill_size: int
+    page_size: int = 1
+    context_len: int | None = None
+    max_total_num_tokens: int | None = None
+    k_size_bytes: int | None = None
+    v_size_bytes: int | None = None
+    kv_size_bytes: int | None = None
+    req_to_token_slots: int | None = None
+    max_running_requests: int | None = None
+
+    _LEGACY = ("max_model_len", "mem_fraction_static", "chunked_prefill_size")
 
     def legacy(self) -> dict[str, Any]:
-        return _present(self)
+        return {k: v for k, v in _present(self).items() if k in self._LEGACY}  # the old flat view's keys
 
 
 @dataclass(frozen=True)

@@ -304,6 +304,7 @@ COMPONENTS: dict[str, tuple[str, str]] = {
     "profile_peak": ("profile peak (activations)", "profile 峰值（激活值）"),
     "non_torch_allocations": ("non-torch allocations", "非 torch 分配"),
     "cuda_graphs": ("CUDA graphs", "CUDA graphs"),
+    "req_to_token": ("request slots (req_to_token)", "请求槽位表 (req_to_token)"),
     "activations": ("activations", "激活值"),
     "compute_buffer": ("compute buffer", "计算缓冲区"),
     "compute_graph": ("compute graph", "计算图"),

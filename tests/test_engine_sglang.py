@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from conftest import run_cli
+from test_cli_bad_input import _assert_one_line_error
 from vramscope.estimators.engines import sglang
 from vramscope.estimators.inference import estimate_inference
 from vramscope.estimators.result import SGLangSettings
@@ -153,3 +155,28 @@ def test_mla_pool_logs_one_kv_size():
     s = est.settings
     assert s.max_total_num_tokens == tokens
     assert s.kv_size_bytes == 27 * (tokens + 1) * 576 * 2 and s.k_size_bytes is None and s.v_size_bytes is None
+
+
+@pytest.mark.parametrize(("flag", "value", "fragment"), [
+    ("--chunked-prefill-size", "0", "chunked_prefill_size: must be a whole number >= 1"),
+    ("--max-running-requests", "0", "max_running_requests: must be a whole number >= 1"),
+    ("--mem-fraction-static", "0", "mem_fraction_static: must be a number > 0.0"),
+    ("--mem-fraction-static", "1.5", "mem_fraction_static: must be a number <= 1.0"),
+    ("--page-size", "0", "page_size: must be a whole number >= 1"),
+])
+def test_bad_sglang_values_are_one_line_exit_2(flag, value, fragment, capsys):
+    code, out, err = run_cli(["estimate", "meta-llama/Llama-3.1-8B", "--engine", "sglang", "--gpu", "H100-SXM-80GB",
+                              flag, value], capsys)
+    _assert_one_line_error(code, out, err, fragment)
+
+
+def test_cli_prints_the_pool_as_sglang_logs_it(capsys):
+    code, out, _ = run_cli(["estimate", "meta-llama/Llama-3.1-8B", "--engine", "sglang", "--gpu", "H100-SXM-80GB",
+                            "--max-running-requests", "64"], capsys)
+    assert code == 0
+    est = estimate_inference(LLAMA, make_inference(engine="sglang", max_running_requests=64), H100)
+    s = est.settings
+    flat = " ".join(out.split())
+    assert (f"KV Cache is allocated. #tokens: {s.max_total_num_tokens}, K size: {s.k_size_bytes / 2**30:.2f} GB, "
+            f"V size: {s.v_size_bytes / 2**30:.2f} GB") in flat
+    assert f"max_total_num_tokens={s.max_total_num_tokens}, chunked_prefill_size=8192, max_running_requests=64" in flat

@@ -546,12 +546,18 @@ _WORKLOADS: tuple[dict[str, Any], ...] = (
 )
 
 
-def estimate_all(spec: Any, rng: random.Random, n: int = 1) -> str:
-    """``n`` estimates of ``spec`` on random workloads (every estimate is invariant-checked: VRAMSCOPE_CHECK)."""
+def draw_workloads(rng: random.Random, n: int = 1) -> list[dict]:
+    """``n`` workloads for :func:`estimate_all`, drawn before the input runs: a draw from hypothesis'
+    random goes through its engine, which can take seconds late in a long run, and must not count
+    against vramscope's time under the alarms."""
+    return [rng.choice(_WORKLOADS) for _ in range(n)]
+
+
+def estimate_all(spec: Any, workloads: list[dict]) -> str:
+    """Estimates of ``spec`` on the drawn workloads (every estimate is invariant-checked: VRAMSCOPE_CHECK)."""
     import vramscope
 
-    for _ in range(n):
-        kw = rng.choice(_WORKLOADS)
+    for kw in workloads:
         try:
             vramscope.estimate(spec, **kw)
         except Exception as exc:
@@ -575,6 +581,7 @@ class Fuzzer:
         self.scratch = scratch or Path(tempfile.mkdtemp(prefix="vramscope-fuzz-"))
         self.configs = catalog_configs()
         self._cli: CliArgs | None = None
+        self.hangs = 0
         self.web_errors = WebErrors()
         logging.getLogger("vramscope.web").addHandler(self.web_errors)
         logging.getLogger("vramscope.web").propagate = False
@@ -591,13 +598,20 @@ class Fuzzer:
         """``data`` written to a file and read as ``vramscope info FILE`` reads it, then estimated."""
         path = self.scratch / name
         path.write_bytes(data)
+        workloads = draw_workloads(self.rng)
 
         def go():
             from vramscope.sources import load_model
 
-            return estimate_all(load_model(str(path)), self.rng)
+            return estimate_all(load_model(str(path)), workloads)
 
-        return classify(go)
+        result = classify(go)
+        if result[0] == "hang":  # keep the input, so that the hang can be reproduced
+            self.hangs += 1
+            kept = self.scratch / f"hang-{self.hangs}-{name}"
+            kept.write_bytes(data)
+            result = "hang", f"{result[1]} ({kept}, workload {workloads[0]})"
+        return result
 
     def safetensors(self, header: dict | None = None) -> tuple[str, str]:
         header = header if header is not None else mutate_safetensors_header(self.rng)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 import vramscope
-from vramscope.estimators.training.buffers import fsdp_gathered, zero3_gathered, zero_reduce_bucket
+from vramscope.estimators.training.buffers import fsdp_gathered, zero_reduce_bucket
 from vramscope.sources import load_model
 
 LLAMA8 = "meta-llama/Llama-3.1-8B"
@@ -21,11 +21,20 @@ def _est(model=LLAMA8, **kw):
 
 def test_zero_buffers_by_hand():
     est = _est(MISTRAL, method="full", precision="mixed", zero=3, gpus=8)
-    # the largest module is the embedding (32,000 × 4096 > 14,336 × 4096): 4 B each, + 0.9·h² × 2 B prefetch
-    assert est.component("zero3_gathered_parameters").bytes == 4 * 32000 * 4096 + 2 * int(0.9 * 4096 ** 2)
-    assert est.component("zero3_gathered_parameters").bytes == 554_486_988
+    # HF 'auto': persistence threshold 10·h = 40,960 keeps the 65 norms (4096 each) gathered. Without
+    # checkpointing the last layer's forward turns into its backward through the head (32,000 × 4096):
+    # module j stays gathered while 2·Σ(later modules, head included) < stage3_max_reuse_distance 1e9;
+    # q_proj has 2·(L − 2·4096 − 4096² + 32,000·4096) ≈ 665M after it, so the whole layer and the head stay
+    layer, head = L - 2 * 4096, 32000 * 4096
+    assert est.component("zero3_gathered_parameters").bytes == 2 * (layer + head) + 2 * int(0.9 * 4096 ** 2)
+    assert est.component("zero3_gathered_parameters").bytes == 728_550_604
+    assert est.component("zero3_persistent_parameters").bytes == 2 * (2 * 32 + 1) * 4096
     assert est.component("zero_reduce_bucket").bytes == 2 * 4096 ** 2
-    assert zero3_gathered(4096, 100.0) == 400 + 2 * 15_099_494 and zero_reduce_bucket(10) == 200  # int(0.9·4096²)
+    assert zero_reduce_bucket(10) == 20 and zero_reduce_bucket(10, 4) == 40
+    # DeepSpeed's own defaults (an accelerate config without a DeepSpeed file): 5e8-element bucket, 5e7 prefetch
+    dflt = _est(MISTRAL, method="full", precision="mixed", zero=3, gpus=8, zero_config="defaults")
+    assert dflt.component("zero_reduce_bucket").bytes == 2 * 500_000_000
+    assert dflt.component("zero3_gathered_parameters").bytes == 2 * (layer + head) + 2 * 50_000_000
 
 
 def test_fsdp_buffers_by_hand():

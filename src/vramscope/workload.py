@@ -232,6 +232,9 @@ class Training(_Workload):
     cp: Annotated[int, Meta(ge=1, le=1024)] = 1
     sequence_parallel: bool = True
     zero: Annotated[int, Meta(description="DeepSpeed ZeRO stage 0-3")] = 0
+    zero_config: Annotated[Literal["hf-auto", "defaults"], Meta(description="DeepSpeed bucket sizes: hf-auto: a config "
+                           "file whose sizes are 'auto' (HF fills h², 0.9·h², 10·h); defaults: an accelerate config "
+                           "without a DeepSpeed file, so DeepSpeed's own defaults (5e8, 5e7, 1e5)")] = "hf-auto"
     fsdp: Literal["none", "full", "grad-op", "hybrid"] = "none"
     fsdp_node_gpus: Annotated[int, Meta(ge=1, le=1024, description="HYBRID_SHARD shards within a node of this many GPUs")] = 8
     offload: Literal["none", "optimizer", "params"] = "none"

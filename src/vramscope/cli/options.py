@@ -153,6 +153,9 @@ TRAINING_OPTIONS = [
     ("dp", Annotated[int | None, Opt("--dp", help="data-parallel size (default: gpus / (tp·pp·cp))")], None),
     ("cp", Annotated[int | None, Opt("--cp", help="context-parallel size")], None),
     ("zero", Annotated[int | None, Opt("--zero", help="DeepSpeed ZeRO stage 0-3")], None),
+    ("zero_config", Annotated[str | None, Opt("--zero-config", help="DeepSpeed bucket sizes: hf-auto (a config file "
+                                              "with 'auto', HF fills h²-based sizes) | defaults (accelerate config "
+                                              "without a DeepSpeed file: DeepSpeed's defaults)")], None),
     ("fsdp", Annotated[str | None, Opt("--fsdp", help="none | full | grad-op | hybrid")], None),
     ("offload", Annotated[str | None, Opt("--offload", help="none | optimizer | params")], None),
     ("optimizer_in_backward", Annotated[bool, Opt("--optimizer-in-backward")], False),

@@ -81,7 +81,7 @@ SETTINGS: frozenset[str] = frozenset({
     "grad_accum",
     "grad_ckpt", "attn", "padding", "loss", "lora_rank", "lora_targets", "lora_dtype", "lora_dropout", "quant",
     "double_quant", "kbit_prepare", "trainable_layers", "num_virtual_tokens", "galore_rank", "gpus", "dp", "tp",
-    "pp", "ep", "cp", "zero", "fsdp", "offload", "rl", "num_generations", "prompt_len", "completion_len", "beta",
+    "pp", "ep", "cp", "zero", "zero_config", "fsdp", "offload", "rl", "num_generations", "prompt_len", "completion_len", "beta",
 })
 #: the :func:`vramscope.estimate` inference keywords an inference row's ``settings`` may use
 INFERENCE_SETTINGS: frozenset[str] = frozenset({

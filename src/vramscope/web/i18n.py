@@ -324,6 +324,7 @@ COMPONENTS: dict[str, tuple[str, str]] = {
     "ddp_gradient_buckets": ("DDP gradient buckets", "DDP 梯度桶"),
     "zero_reduce_bucket": ("ZeRO reduce bucket", "ZeRO 归约桶"),
     "zero3_gathered_parameters": ("ZeRO-3 gathered parameters", "ZeRO-3 聚合的参数"),
+    "zero3_persistent_parameters": ("ZeRO-3 persistent parameters", "ZeRO-3 常驻参数"),
     "fsdp_gathered_units": ("FSDP gathered units", "FSDP 聚合的单元"),
     "fsdp_unsharded_parameters": ("FSDP unsharded parameters", "FSDP 未分片的参数"),
     "ring_attention_kv_buffers": ("ring-attention KV buffers", "环形注意力 KV 缓冲区"),

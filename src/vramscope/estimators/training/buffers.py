@@ -4,26 +4,24 @@ dequantisation buffer and ring attention's KV chunks. Each constant names its so
 
 from __future__ import annotations
 
-from ...deepspeed_auto import reduce_bucket_size, stage3_prefetch_bucket_size
+from ...deepspeed_auto import zero_sizes
 from ..result import Component
 from .forward import Forward
 from .stage import StageContext
 from .states import States
+from .zero3 import zero3_buffers
 
 BUFFERS = "buffers"
 AUTOCAST_COPIES = "autocast weight copies"
 
 
-def zero3_gathered(h: int, largest_module: float) -> float:
-    """DeepSpeed ZeRO-3 live gathered parameters: 4 B × the largest module (DeepSpeed's
-    ``estimate_zero3_model_states_mem_needs``) + the prefetch bucket, HF's ``auto``
-    ``stage3_prefetch_bucket_size`` = int(0.9·h²) elements of 2 B (:mod:`vramscope.deepspeed_auto`)."""
-    return 4 * largest_module + 2 * stage3_prefetch_bucket_size(h)
-
-
-def zero_reduce_bucket(h: int) -> float:
-    """DeepSpeed's gradient reduce bucket: HF's ``auto`` ``reduce_bucket_size`` = h² elements of 2 B."""
-    return 2 * reduce_bucket_size(h)
+def zero_reduce_bucket(reduce_bucket: int, grad_bytes: float = 2) -> float:
+    """DeepSpeed's contiguous gradient bucket: ``reduce_bucket_size`` elements in the gradients' dtype.
+    ZeRO-3 allocates it once at start (``stage3.py``, ``__ipg_bucket_flat_buffer``), ZeRO-1/2 at each
+    backward (``stage_1_and_2.py``, ``backward``: ``ipg_buffer``; a second one only with
+    ``overlap_comm``, which defaults to False below stage 3), both when ``contiguous_gradients``
+    (default True); sizes from :func:`vramscope.deepspeed_auto.zero_sizes`."""
+    return grad_bytes * reduce_bucket
 
 
 def fsdp_gathered(unit: float, root: float) -> float:
@@ -44,12 +42,26 @@ def buffers(ctx: StageContext, states: States, fwd: Forward, extra: tuple[Compon
         c = sh.of_params(2 * st.linear_params)
         out.append(Component("fp8 weight copies", int(c), "2 × 1 B × Linear params (fp8 weight and its transpose)", BUFFERS, key="fp8_weight_copies"))
     if zero == 3:
-        ws = zero3_gathered(spec.hidden_size, st.largest_module)
-        out.append(Component("ZeRO-3 gathered parameters", int(ws),
-                             "4 B × largest module (DeepSpeed's estimate_zero3) + prefetch bucket 0.9·h² × 2 B", BUFFERS, key="zero3_gathered_parameters"))
+        z3 = zero3_buffers(ctx, 2 if reg.weight <= 2 else states.adapter_bytes)
+        sz = z3.sizes
+        out.append(Component("ZeRO-3 gathered parameters", int(z3.gathered_bytes),
+                             f"{z3.kept_numel:,.0f} elements kept × {z3.element_bytes:g} B + {z3.prefetch:,.0f} "
+                             f"prefetched × {z3.element_bytes:g} B: {len(z3.kept)} params of the largest layer stay "
+                             f"gathered for their backward (stage3_max_reuse_distance {sz.max_reuse:,}); prefetch ≤ "
+                             f"{sz.label} stage3_prefetch_bucket_size",
+                             BUFFERS, key="zero3_gathered_parameters"))
+        if z3.persistent:
+            out.append(Component("ZeRO-3 persistent parameters", int(z3.persistent_bytes),
+                                 f"{z3.persistent_numel:,.0f} elements × {z3.element_bytes:g} B: {len(z3.persistent)} "
+                                 f"params of ≤ {sz.persistence_threshold:,} elements ({sz.label} "
+                                 f"stage3_param_persistence_threshold) stay whole on every GPU",
+                                 BUFFERS, key="zero3_persistent_parameters"))
     if zero:
-        rb = zero_reduce_bucket(spec.hidden_size)
-        out.append(Component("ZeRO reduce bucket", int(rb), "reduce_bucket_size h² × 2 B (HF 'auto' DeepSpeed config)", BUFFERS, key="zero_reduce_bucket"))
+        sz = zero_sizes(spec.hidden_size, tr.zero_config)
+        g = 4 if reg.grad >= 4 else 2
+        rb = zero_reduce_bucket(sz.reduce_bucket, g)
+        out.append(Component("ZeRO reduce bucket", int(rb), f"reduce_bucket_size {sz.reduce_bucket:,} elements × {g} B "
+                             f"({sz.label}; contiguous_gradients)", BUFFERS, key="zero_reduce_bucket"))
     if fsdp in ("full", "hybrid"):
         ws = fsdp_gathered(st.largest_layer, st.largest_module if st.has_embed else 0)
         out.append(Component("FSDP gathered units", int(ws), "bf16: current + prefetched layer unit + root unit (embeddings);"

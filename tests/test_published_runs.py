@@ -206,15 +206,18 @@ def test_malformed_rows_are_named_with_their_problem(rows):
 # supported median 18.4 %, max 84.4 %. The full category's worst row, torchtune-3b-full-adamw8bit,
 # moved from -44.4 % to -51.4 %: compile lowers its activations as it lowers the rows before it in
 # that table (which moved to within 6.3 %); what the 8-bit paged row still lacks is not compile's.
+# Then ZeRO-3 buffers from DeepSpeed's code and FSDP parameter offload taking the gradient shards to
+# host (torchtune 70B full, +84.4 % -> +5.6 %): training median 12.6 %, max 73.5 %, band 27 %;
+# supported median 17.0 %, max 73.5 %.
 
 def test_summary_does_not_get_worse(results):
     stats = pr.summary(results)
     assert stats["training"]["count"] + stats["inference"]["count"] == len(results)
-    assert stats["training"]["median_pct"] <= 14.0
-    assert stats["training"]["max_pct"] <= 86.0
+    assert stats["training"]["median_pct"] <= 13.5
+    assert stats["training"]["max_pct"] <= 76.0
     assert stats["training"]["band_coverage"] >= 0.25
-    assert stats["training supported"]["median_pct"] <= 19.5
-    assert stats["training supported"]["max_pct"] <= 86.0
+    assert stats["training supported"]["median_pct"] <= 18.0
+    assert stats["training supported"]["max_pct"] <= 76.0
     assert stats["inference"]["median_pct"] <= 2.5
     assert stats["inference"]["max_pct"] <= 35.0
     assert stats["inference"]["band_coverage"] >= 0.33
@@ -222,7 +225,7 @@ def test_summary_does_not_get_worse(results):
 
 def test_per_category_does_not_get_worse(results):
     ceilings = {"full": (7.0, 53.0), "lora": (37.0, 39.0), "qlora": (7.5, 10.5), "prompt": (39.0, 48.0),
-                "multi-gpu": (17.5, 86.0), "max-context": (12.5, 28.0), "inference-hf": (2.5, 35.0)}
+                "multi-gpu": (14.0, 76.0), "max-context": (12.5, 28.0), "inference-hf": (2.5, 35.0)}
     stats = pr.summary(results)
     assert set(ceilings) == set(pr.CATEGORIES)
     for category, (median, worst) in ceilings.items():

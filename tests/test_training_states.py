@@ -48,3 +48,19 @@ def test_offload_moves_states_to_host():
     est = _est(method="full", precision="mixed", zero=3, gpus=8, offload="optimizer")
     assert est.details["states"]["optimizer"] == 0
     assert est.host_bytes > 0
+
+
+def test_fsdp_parameter_offload_moves_the_gradient_shards_to_host():
+    """FSDP CPUOffload(offload_params=True) offloads the gradients with the parameters (PyTorch's
+    docstring): Llama-3.1-8B full bf16 over 8 GPUs keeps no gradient on the GPU, and the host holds the
+    bf16 weights, gradients and both AdamW states of each shard: (2 + 2 + 2·2) B × P / 8."""
+    import vramscope
+    from vramscope.sources import load_model
+
+    psi = load_model("meta-llama/Llama-3.1-8B").params_total
+    kw = dict(method="full", precision="bf16", fsdp="full", gpus=8, grad_ckpt="full", seq_len=1024)
+    off = vramscope.estimate("meta-llama/Llama-3.1-8B", offload="params", **kw)
+    assert "gradients" not in {c.key for c in off.components}
+    assert off.host_bytes == (2 + 2 + 4) * psi // 8
+    on = vramscope.estimate("meta-llama/Llama-3.1-8B", **kw)
+    assert on.training.states.gradients == 2 * psi // 8

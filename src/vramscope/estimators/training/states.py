@@ -88,6 +88,13 @@ def model_states(ctx: StageContext) -> States:
     # --- gradients, optimizer, master -----------------------------------------------------------
     g_full = st.trainable * reg.grad + adapter * a_w
     g_gpu = sh.of_grads(g_full)
+    if tr.offload == "params" and tr.fsdp in ("full", "hybrid"):
+        # FSDP CPUOffload(offload_params=True) "offloads gradients to CPU as well, meaning that the
+        # optimizer step runs on CPU" (torch/distributed/fsdp/api.py, CPUOffload docstring; FSDP2's
+        # CPUOffloadPolicy likewise copies each reduce-scattered gradient shard to pinned host memory):
+        # the unsharded gradient of the unit in backward is counted with the gathered units
+        host += g_gpu
+        g_gpu = 0.0
     s_bytes = reg.state if not trn.lora and tr.method not in ("prefix", "prompt", "ptuning") else 4 if a_w == 4 else reg.state
     if tr.method == "galore":
         st_b = galore_states(ctx, s_bytes)

@@ -101,7 +101,9 @@ def test_deepspeed_buckets_are_hfs_auto_values():
 def test_inapplicable_options_name_the_engines_that_read_them():
     stray = api.inapplicable_options("hf", ["gpu_memory_utilization", "batch"])
     assert list(stray) == ["gpu_memory_utilization"] and "vllm" in stray["gpu_memory_utilization"]
-    assert "gpus" in api.inapplicable_options("llamacpp", [], gpus=2)
+    assert "gpus" in api.inapplicable_options("ollama", [], gpus=2)  # modelled on one GPU
+    assert "gpus" not in api.inapplicable_options("llamacpp", [], gpus=2)  # llama.cpp splits layers over them
+    assert api.inapplicable_options("vllm", ["tensor_split"])["tensor_split"] == ("llamacpp",)
     assert api.input_schema("training")["$ref"]
     with pytest.raises(VramscopeError):
         api.input_schema("bogus")

@@ -20,7 +20,10 @@ def test_cells_settings_and_placement_by_hand():
     """-ngl 20 of 32 layers, 3 slots of 3000 tokens: n_ctx = pad(9000, 256) = 9216 cells."""
     wl = make_inference(engine="llamacpp", weights="Q4_K_M", context=3000, n_parallel=3, n_gpu_layers=20)
     est = estimate_inference(LLAMA, wl, find_gpu("RTX-4090"))
-    assert est.settings == LlamaCppSettings(n_ctx=9216, n_gpu_layers=20)
+    # not unified (llama.cpp's default): n_ctx_seq = pad(9216 / 3) = 3072, n_ctx = 3 × 3072
+    assert est.settings == LlamaCppSettings(n_ctx=9216, n_gpu_layers=20, n_seq_max=3, n_ctx_seq=3072,
+                                            kv_unified=False, n_devices=1, split_mode="layer",
+                                            tensor_split=(1.0,), main_gpu=0)
     per_layer_cell = 2 * 8 * 128 * 2  # K and V, 8 KV heads × 128, f16
     assert est.component("kv_cache").bytes == 20 * per_layer_cell * 9216
     assert est.placement.host_kv_bytes == 12 * per_layer_cell * 9216
@@ -30,10 +33,10 @@ def test_cells_settings_and_placement_by_hand():
     assert est.fits is (est.per_gpu_bytes <= find_gpu("RTX-4090").usable_bytes) is True
 
 
-def test_one_gpu_only():
-    assert llamacpp.ENTRY.max_gpus == 1 and llamacpp.ENTRY.context_step(make_inference(engine="llamacpp")) == 256
-    with pytest.raises(VramscopeError, match="gpus"):
-        vramscope.estimate(LLAMA, engine="llamacpp", gpus=2)
+def test_spans_up_to_llama_max_devices_and_steps_by_256_cells():
+    assert llamacpp.ENTRY.max_gpus == 16 and llamacpp.ENTRY.context_step(make_inference(engine="llamacpp")) == 256
+    with pytest.raises(VramscopeError, match="tp"):  # llama.cpp has no tensor parallelism: --gpus N is its split
+        vramscope.estimate(LLAMA, engine="llamacpp", tp=2)
 
 
 # --- llama.cpp ----------------------------------------------------------------------------------------

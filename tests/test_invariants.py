@@ -165,7 +165,7 @@ def test_llamacpp_cpu_only_says_what_fits_means():
                for a in est.assumptions)
 
 
-def test_llamacpp_batch_means_slots_and_several_gpus_are_refused():
+def test_llamacpp_batch_means_slots_and_gpus_split_layers():
     """llama-server serves -np slots at once: --batch 4 needs 4 slots of n_ctx each."""
     one = vramscope.estimate("meta-llama/Llama-3.1-8B", engine="llamacpp", context=4096)
     four = vramscope.estimate("meta-llama/Llama-3.1-8B", engine="llamacpp", context=4096, batch=4)
@@ -173,8 +173,8 @@ def test_llamacpp_batch_means_slots_and_several_gpus_are_refused():
     assert one.component("kv_cache").bytes == 4096 * per_cell
     assert four.component("kv_cache").bytes == 4 * 4096 * per_cell
     assert four.details["n_ctx"] == 16384
-    with pytest.raises(VramscopeError, match=r"gpus \(hf/vllm/sglang only\) does not apply to engine 'llamacpp'"):
-        vramscope.estimate("meta-llama/Llama-3.1-8B", engine="llamacpp", gpus=2)
+    two = vramscope.estimate("meta-llama/Llama-3.1-8B", engine="llamacpp", context=4096, gpus=2)
+    assert [d.kv_bytes for d in two.placement.devices] == [17 * 4096 * per_cell // 32, 15 * 4096 * per_cell // 32]
     with pytest.raises(VramscopeError, match="tp"):
         vramscope.estimate("meta-llama/Llama-3.1-8B", engine="llamacpp", tp=2)
     # the fit solver no longer answers a batch llama.cpp never read (it used to say 1,000,000)

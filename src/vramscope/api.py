@@ -278,7 +278,8 @@ def plan(model: str | ModelSpec, *, active: str | int | None = None, max_gpus: i
 _INFERENCE_ONLY = {"engine", "weights", "kv_dtype", "prompt_len", "gen_len", "context", "gpu_memory_utilization",
                    "max_model_len", "max_num_seqs", "max_num_batched_tokens", "block_size", "enforce_eager",
                    "mem_fraction_static", "chunked_prefill_size", "max_running_requests", "page_size", "n_gpu_layers", "n_batch", "n_ubatch", "flash_attn", "n_parallel",
-                   "kv_offload", "cache", "attn_impl", "images", "image_size", "video_seconds", "fps", "audio_seconds"}
+                   "kv_offload", "cache", "attn_impl", "images", "image_size", "video_seconds", "fps", "audio_seconds",
+                   "kv_unified", "tensor_split", "split_mode", "main_gpu"}
 
 
 def is_training(workload: dict[str, Any]) -> bool:
@@ -319,12 +320,14 @@ def inference_workload(gpus: int | None, workload: dict[str, Any]) -> Inference:
 def inapplicable_options(engine: str, given: Any, gpus: int | None = None) -> dict[str, tuple[str, ...]]:
     """The options in ``given`` that ``engine`` does not read, each with the engines that do (and
     ``gpus`` > 1 on an engine without tensor parallelism); the engine registry knows which reads what."""
-    from .estimators.engines import engine_options, inapplicable
+    from .estimators.engines import ENGINES, engine_options, inapplicable
 
     stray = inapplicable(engine, given)
-    tp = engine_options()["tp"]
-    if gpus is not None and gpus > 1 and engine not in tp:
-        stray = {"gpus": tp, **stray}
+    # engines that span GPUs: tensor parallel ones, and llama.cpp's layer / row split (max_gpus > 1)
+    many = engine_options()["tp"] + tuple(e.name for e in ENGINES.values()
+                                          if "tp" not in e.options and (e.max_gpus or 1) > 1)
+    if gpus is not None and gpus > 1 and engine not in many:
+        stray = {"gpus": many, **stray}
     return stray
 
 

@@ -122,8 +122,13 @@ def _layouts(spec: ModelSpec, wl: Inference, gpu, max_gpus: int, count: int | No
              pp: int | None = None) -> list[tuple[int, int, int]]:
     """(count, tp, pp) to try, fewest GPUs first, then TP over PP: TP within a node (default 8), then PP.
     ``count`` / ``tp`` / ``pp`` keep only the layouts with that GPU count / tensor / pipeline size."""
-    if engine(wl.engine).max_gpus == 1:
-        options = [(1, 1, 1)]  # modelled on one GPU (engines.llamacpp)
+    e = engine(wl.engine)
+    if e.max_gpus == 1:
+        options = [(1, 1, 1)]  # modelled on one GPU (engines.ollama)
+    elif "tp" not in e.options:  # llama.cpp: layers split over --gpus N (tp = the GPU count)
+        # the runs-on list and plan without --gpus still try one GPU (multi-GPU searches for llama.cpp
+        # are not wired yet); plan --gpus N estimates the N-GPU split
+        options = [(count, count, 1)] if count and count <= (e.max_gpus or count) else [(1, 1, 1)]
     else:
         per_node = getattr(gpu, "max_gpus_per_node", None) or 8
         tps = [t for t in _tp_candidates(spec) if t <= per_node]

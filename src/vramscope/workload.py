@@ -140,6 +140,12 @@ class Inference(_Workload):
     flash_attn: bool = True
     n_parallel: Annotated[int, Meta(ge=1, le=4096)] = 1
     kv_offload: bool = True
+    kv_unified: Annotated[bool, Meta(description="llama.cpp --kv-unified: one KV buffer shared by the slots "
+                                     "(default false: n_ctx / slots cells per slot)")] = False
+    tensor_split: Annotated[tuple[float, ...], Meta(description="llama.cpp --tensor-split: proportions per GPU; "
+                                                    "None = even (llama.cpp: by free memory)")] | None = None
+    split_mode: Annotated[Literal["layer", "row", "none"], Meta(description="llama.cpp --split-mode")] = "layer"
+    main_gpu: Annotated[int, Meta(ge=0, le=15, description="llama.cpp --main-gpu (the one GPU of --split-mode none)")] = 0
     # HF transformers
     cache: Literal["dynamic", "static"] = "dynamic"
     attn_impl: Literal["eager", "sdpa", "flash"] = "sdpa"
@@ -157,6 +163,13 @@ class Inference(_Workload):
             raise ValueError(f"n_ubatch ({self.n_ubatch}) cannot exceed n_batch ({self.n_batch})")
         if self.image_size is not None and min(self.image_size) <= 0:
             raise ValueError(f"image_size must be positive, got {self.image_size}")
+        if self.tensor_split is not None:
+            ts = self.tensor_split
+            if not ts or len(ts) > 16:
+                raise ValueError(f"tensor_split takes one proportion per GPU (1 to 16 of them), got {len(ts)}")
+            if any(not (x >= 0) or x == float("inf") for x in ts) or sum(ts) <= 0:
+                raise ValueError("tensor_split proportions must be finite, >= 0 and not all 0 (e.g. 3,1), "
+                                 f"got {','.join(f'{x:g}' for x in ts)}")
 
     @property
     def tokens(self) -> int:

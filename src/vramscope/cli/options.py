@@ -30,6 +30,7 @@ def workload_options(
     mem_fraction_static, images, image_size, video_seconds, fps, audio_seconds,
     vllm_version=None, vllm_entrypoint=None, vllm_sampler=None, kv_cache_memory=None, cpu_offload_gb=None,
     enforce_eager=False, chunked_prefill_size=None, max_running_requests=None, page_size=None,
+    tensor_split=None, split_mode=None, main_gpu=None, kv_unified=False,
 ) -> dict[str, Any]:
     size = None
     if image_size:
@@ -50,7 +51,20 @@ def workload_options(
         "kv_cache_memory": _kv_cache_bytes(kv_cache_memory), "cpu_offload_gb": cpu_offload_gb,
         "enforce_eager": True if enforce_eager else None, "chunked_prefill_size": chunked_prefill_size,
         "max_running_requests": max_running_requests, "page_size": page_size,
+        "tensor_split": _proportions(tensor_split), "split_mode": split_mode, "main_gpu": main_gpu,
+        "kv_unified": True if kv_unified else None,
     }
+
+
+def _proportions(text: str | None) -> tuple[float, ...] | None:
+    """``--tensor-split 3,1`` (llama.cpp's spelling: proportions separated by commas or slashes)."""
+    if text is None:
+        return None
+    parts = [p.strip() for p in str(text).replace("/", ",").split(",")]
+    try:
+        return tuple(float(p) for p in parts)
+    except ValueError:
+        raise VramscopeError(f"--tensor-split takes numbers separated by commas, e.g. 3,1; got {text!r}") from None
 
 
 def _kv_cache_bytes(text: str | None) -> int | None:
@@ -90,6 +104,10 @@ def inference_cmd(fn):
         ("n_ubatch", Annotated[int | None, Opt("-ub", "--ubatch-size")], None),
         ("no_flash_attn", Annotated[bool, Opt("--no-flash-attn", help="llama.cpp without flash attention")], False),
         ("no_kv_offload", Annotated[bool, Opt("--no-kv-offload", help="llama.cpp: keep the KV cache on the host")], False),
+        ("kv_unified", Annotated[bool, Opt("--kv-unified", "-kvu", help="llama.cpp: one KV buffer shared by the -np slots (default: n_ctx / slots each)")], False),
+        ("tensor_split", Annotated[str | None, Opt("--tensor-split", "-ts", help="llama.cpp: proportions per GPU, e.g. 3,1 (default: even)")], None),
+        ("split_mode", Annotated[str | None, Opt("--split-mode", "-sm", help="llama.cpp over --gpus N: layer (default) | row | none")], None),
+        ("main_gpu", Annotated[int | None, Opt("--main-gpu", "-mg", help="llama.cpp: the GPU of --split-mode none")], None),
         ("cache", Annotated[str | None, Opt("--cache", help="HF: dynamic | static")], None),
         ("attn", Annotated[str | None, Opt("--attn", help="eager | sdpa | flash")], None),
         ("mem_fraction_static", Annotated[float | None, Opt("--mem-fraction-static", help="SGLang: share of free memory for weights + KV pool, in (0, 1] (default: its per-GPU rule)")], None),
@@ -108,7 +126,7 @@ def inference_cmd(fn):
         ("fps", Annotated[float | None, Opt("--fps")], None),
         ("audio_seconds", Annotated[float | None, Opt("--audio-seconds")], None),
         ("gpu", Annotated[str | None, Opt("--gpu", help="catalog GPU, e.g. H100-SXM-80GB, RTX-4090")], None),
-        ("gpus", Annotated[int | None, Opt("--gpus", help="number of GPUs (tensor parallel)")], None),
+        ("gpus", Annotated[int | None, Opt("--gpus", help="number of GPUs (tensor parallel; llama.cpp: the GPUs its layers are split over)")], None),
         ("gpu_memory", Annotated[str | None, Opt("--gpu-memory", help="memory of a GPU not in the catalog, e.g. 24GiB")], None),
         ("active", Annotated[str | None, Opt("--active", help="active parameters for a bare MoE size, e.g. 14B")], None),
         ("as_json", Annotated[bool, Opt("--json", help="print one JSON document")], False),
@@ -203,6 +221,8 @@ def training_cmd(fn):
 
 # Flags as the command line spells the workload fields they set (for messages).
 FLAGS = {"gpu_memory_utilization": "--gpu-memory-utilization", "n_gpu_layers": "-ngl", "n_parallel": "-np",
+          "kv_unified": "--kv-unified", "tensor_split": "--tensor-split", "split_mode": "--split-mode",
+          "main_gpu": "--main-gpu",
           "n_ubatch": "-ub", "flash_attn": "--no-flash-attn", "kv_offload": "--no-kv-offload", "attn_impl": "--attn",
           "double_quant": "--no-double-quant", "kbit_prepare": "--no-kbit-prepare",
           "vllm_gpu_memory_utilization": "--vllm-gpu-memory-utilization",

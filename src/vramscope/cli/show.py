@@ -88,6 +88,17 @@ def estimate(est: Any, as_json: bool) -> None:
     table.add_row("[bold]per GPU[/bold]", f"[bold]{est.per_gpu_bytes / 2**30:,.2f}[/bold]",
                   f"{est.low_bytes / 2**30:,.2f}–{est.high_bytes / 2**30:,.2f}", "")
     con.print(table)
+    devices = est.placement.devices if est.placement is not None else None
+    if devices and len(devices) > 1:
+        dt = Table(title=f"per GPU ({est.engine} split; the table above is GPU {est.placement.busiest_device}'s)",
+                   title_justify="left")
+        for col in ("GPU", "layers", "weights GiB", "KV GiB", "compute GiB", "context GiB", "total GiB"):
+            dt.add_column(col, justify="left" if col in ("GPU", "layers") else "right")
+        for g in devices:
+            span = (f"{g.first_layer}–{g.last_layer}" if g.layers else "—") + (" + output" if g.output else "")
+            dt.add_row(str(g.index), span, *(f"{b / 2**30:,.2f}" for b in (
+                g.weights_bytes, g.kv_bytes + g.state_bytes, g.compute_bytes, g.context_bytes, g.total_bytes)))
+        con.print(dt)
     d = est.details
     if est.gpu:
         verdict = "[green]fits[/green]" if est.fits else "[red]does not fit[/red]"

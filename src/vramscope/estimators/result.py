@@ -194,13 +194,23 @@ class SGLangSettings:
 
 @dataclass(frozen=True)
 class LlamaCppSettings:
-    """llama.cpp: the context cells allocated and the layers offloaded (``-ngl``)."""
+    """llama.cpp: the context cells allocated and the layers offloaded (``-ngl``); the slots
+    (``n_seq_max``, ``-np``), the cells each slot may use (``n_ctx_seq``) and whether they share one
+    buffer (``kv_unified``); how the model is split over ``n_devices`` GPUs (``split_mode``,
+    ``tensor_split`` as normalised, ``main_gpu``)."""
 
     n_ctx: int
     n_gpu_layers: int
+    n_seq_max: int | None = None
+    n_ctx_seq: int | None = None
+    kv_unified: bool | None = None
+    n_devices: int | None = None
+    split_mode: str | None = None
+    tensor_split: tuple[float, ...] | None = None
+    main_gpu: int | None = None
 
     def legacy(self) -> dict[str, Any]:
-        return _present(self)
+        return {"n_ctx": self.n_ctx, "n_gpu_layers": self.n_gpu_layers}  # the old flat view had only these
 
 
 @dataclass(frozen=True)
@@ -224,9 +234,29 @@ EngineSettings = HFSettings | VLLMSettings | SGLangSettings | LlamaCppSettings |
 
 
 @dataclass(frozen=True)
+class DeviceMemory:
+    """What one GPU of a llama.cpp split holds, bytes: its layers (``first_layer``–``last_layer``,
+    ``layers`` of them; ``output`` when the output layer is there), the weights on it, its KV cache
+    and recurrent state, its compute buffer and CUDA context; ``total_bytes`` their sum."""
+
+    index: int
+    layers: int
+    first_layer: int | None
+    last_layer: int | None
+    output: bool
+    weights_bytes: int
+    kv_bytes: int
+    state_bytes: int
+    compute_bytes: int
+    context_bytes: int
+    total_bytes: int
+
+
+@dataclass(frozen=True)
 class Placement:
     """Where the estimate's GPU sits and what stays off it: llama.cpp's host RAM beyond ``-ngl``
-    (``host_weight_bytes``, ``host_kv_bytes``); training's data-parallel size, the degree its model
+    (``host_weight_bytes``, ``host_kv_bytes``) and what each GPU of its split holds (``devices``; the
+    components are the busiest one's); training's data-parallel size, the degree its model
     states are sharded over and the pipeline stage of the busiest GPU. Fields that do not apply are None."""
 
     host_weight_bytes: int | None = None
@@ -234,9 +264,11 @@ class Placement:
     data_parallel: int | None = None
     shard_degree: int | None = None
     pipeline_stage: int | None = None
+    devices: tuple[DeviceMemory, ...] | None = None
+    busiest_device: int | None = None
 
     def legacy(self) -> dict[str, Any]:
-        return _present(self)
+        return {k: v for k, v in _present(self).items() if k not in ("devices", "busiest_device")}  # new: typed only
 
 
 @dataclass(frozen=True)

@@ -261,11 +261,11 @@ class Placement:
 
     host_weight_bytes: int | None = None
     host_kv_bytes: int | None = None
+    devices: tuple[DeviceMemory, ...] | None = None
+    busiest_device: int | None = None
     data_parallel: int | None = None
     shard_degree: int | None = None
     pipeline_stage: int | None = None
-    devices: tuple[DeviceMemory, ...] | None = None
-    busiest_device: int | None = None
 
     def legacy(self) -> dict[str, Any]:
         return {k: v for k, v in _present(self).items() if k not in ("devices", "busiest_device")}  # new: typed only

@@ -60,3 +60,16 @@ def test_qlora_base_is_nf4_double_quant():
     kept = _est(method="qlora", kbit_prepare=False)  # e.g. Unsloth: embeddings, head and norms stay bf16
     assert est.component("frozen_weights").bytes - kept.component("frozen_weights").bytes == pytest.approx(2 * rest, rel=1e-6)
     assert rest == 2 * 128256 * 4096 + 65 * 4096  # embeddings + untied head + 65 RMSNorm weights
+
+
+def test_qlora_kbit_prepare_checkpoints_an_fp32_residual_stream():
+    """prepare_model_for_kbit_training leaves fp32 embeddings and norms: the residual stream is fp32 and
+    each checkpointed layer input costs 4·h per token (traced: 16,384 B/token per layer for h = 4096
+    under transformers 4.43 / peft 0.12 / bitsandbytes 0.43), 2·h more than with bf16 embeddings/norms."""
+    T, h, L = 8192, 4096, 32
+    kw = dict(method="qlora", seq_len=T, batch=1, attn="flash", grad_ckpt="full")
+    fp32 = _est(**kw)
+    bf16 = _est(kbit_prepare=False, **kw)
+    assert fp32.training.activations_bytes - bf16.training.activations_bytes == pytest.approx(2 * h * T * L, rel=1e-9)
+    assert "4·h·T × 32 layers" in fp32.component("activations").formula
+    assert "2·h·T × 32 layers" in bf16.component("activations").formula

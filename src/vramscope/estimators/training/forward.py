@@ -28,6 +28,26 @@ class Forward:
     logits_grad: float  # the logits' gradient once cross-entropy's backward is done
 
 
+def residual_bytes(ctx: StageContext) -> float:
+    """Bytes per element of the residual stream a checkpointed layer saves as its input.
+
+    The regime's ``r``, except QLoRA prepared by PEFT (``prepare_model_for_kbit_training``, peft v0.12.0
+    src/peft/utils/other.py @ a1432e18): it casts every non-4-bit parameter to fp32, so the embedding
+    output is fp32, ``LlamaRMSNorm`` returns ``weight * hidden.to(input_dtype)`` in fp32 (transformers
+    v4.43.4 modeling_llama.py), bitsandbytes' ``Linear4bit`` then takes fp32 as its compute dtype
+    (``set_compute_type``) and casts its output back to the input dtype (bitsandbytes 0.43.3
+    nn/modules.py @ 2e03d344), so the MLP output and every residual sum stay fp32 (the attention
+    output is bf16 after FlashAttention, its sum with the fp32 residual fp32). A trace of a Llama layer
+    (h = 4096) under those versions keeps 16,384 B per token per checkpointed layer = 4·h, with and
+    without autocast, and with TRL's ``peft_module_casting_to_bf16`` too (there only the first
+    layer's input, the bf16 embedding output, is 2·h).
+    """
+    tr, reg = ctx.tr, ctx.reg
+    if tr.method == "qlora" and tr.kbit_prepare:
+        return 4.0
+    return reg.r
+
+
 def saved_activations(ctx: StageContext, states: States) -> tuple[float, str, float, float]:
     """(activations, formula, recomputed layer, one layer input) of the stage's layers for one micro-batch."""
     spec, tr, reg, trn, st = ctx.spec, ctx.tr, ctx.reg, ctx.trn, ctx.st
@@ -57,13 +77,14 @@ def saved_activations(ctx: StageContext, states: States) -> tuple[float, str, fl
         per_layer += b + q
         quad_total += q
         biggest_layer = max(biggest_layer, b + q)
-    layer_input = reg.r * spec.hidden_size * tokens / sp_div  # one checkpointed layer's saved input
+    r = residual_bytes(ctx)
+    layer_input = r * spec.hidden_size * tokens / sp_div  # one checkpointed layer's saved input
     recompute = 0.0  # the recomputed layer's activations, alive only while its backward runs
     if tr.grad_ckpt in ("full", "offload"):
         kept = layer_input * (len(st.layers) if tr.grad_ckpt == "full" else 2)
         acts = kept + biggest_layer
         recompute = biggest_layer
-        act_formula = (f"checkpointed: layer inputs {reg.r:g}·h·T × {len(st.layers) if tr.grad_ckpt == 'full' else 2} layers"
+        act_formula = (f"checkpointed: layer inputs {r:g}·h·T × {len(st.layers) if tr.grad_ckpt == 'full' else 2} layers"
                        f" + one layer recomputed ({biggest_layer / GiB:.2f} GiB)")
     else:
         acts = per_layer

@@ -31,7 +31,9 @@ MODELS = ["meta-llama/Llama-3.2-1B", "Qwen/Qwen2.5-0.5B", "mistralai/Mixtral-8x7
 def test_qlora_never_above_lora_and_monotonic(model, batch, seq, rank, ckpt):
     kw = dict(batch=batch, seq_len=seq, lora_rank=rank, grad_ckpt=ckpt)
     lora = _est(model, method="lora", **kw).per_gpu_bytes
-    qlora = _est(model, method="qlora", **kw).per_gpu_bytes
+    # same residual dtype: PEFT's prepare_model_for_kbit_training makes QLoRA's residual stream fp32
+    # (4·h per checkpointed layer), which can cost more than the 4-bit base saves at long sequences
+    qlora = _est(model, method="qlora", kbit_prepare=False, **kw).per_gpu_bytes
     assert qlora <= lora
     assert _est(model, method="lora", **{**kw, "batch": batch + 1}).per_gpu_bytes >= lora
     assert _est(model, method="lora", **{**kw, "seq_len": seq + 64}).per_gpu_bytes >= lora

@@ -54,7 +54,8 @@ def estimate(model: str | ModelSpec, *, gpu: str | Any | None = None, gpu_memory
     batch, prompt_len, gen_len, context, tp, pp, gpu_memory_utilization, max_model_len, n_gpu_layers …).
     ``gpus`` is a shorthand for ``tp``. Training takes the :class:`~vramscope.workload.Training`
     fields (method, precision, optimizer, batch, seq_len, grad_accum, grad_ckpt, attn, lora_rank,
-    lora_targets, zero, fsdp, offload, tp, pp, dp, ep, cp, rl, num_generations, completion_len …);
+    lora_targets, zero, fsdp, offload, tp, pp, dp, ep, cp, rl, num_generations, completion_len …)
+    and ``recipe`` (a framework's defaults for the fields not given, :mod:`vramscope.recipes`);
     there ``gpus`` is the total GPU count (data parallel = gpus / (tp·pp·cp)). With a GPU the estimate says whether it fits
     (``fit``) and, for vLLM / SGLang, the KV capacity (``kv``) and the speed estimate (``speed``); ``runs_on`` lists the
     catalog GPUs that run it, computed when first read.
@@ -62,6 +63,9 @@ def estimate(model: str | ModelSpec, *, gpu: str | Any | None = None, gpu_memory
     spec = _spec(model, active)
     if is_training(workload):
         return estimate_training_workload(spec, gpu=gpu, gpu_memory=gpu_memory, gpus=gpus, **workload)
+    if workload.get("recipe") is not None:
+        raise VramscopeError("recipe sets a framework's training defaults: give method too (method='lora', "
+                             "'qlora', 'full' …)")
     wl = inference_workload(gpus, workload)
     g = resolve_gpu(gpu, gpu_memory)
     est = estimate_inference(spec, wl, g)
@@ -350,10 +354,14 @@ def estimate_training_workload(spec: ModelSpec, *, gpu=None, gpu_memory=None, gp
         raise VramscopeError(f"{', '.join(stray)} apply to inference, not training (method={workload.get('method')!r})")
     if gpus is not None:
         workload["gpus"] = gpus
+    workload, notes = with_recipe(workload)
     tr = make_training(**workload)
     g = resolve_gpu(gpu, gpu_memory)
     est = (estimate_rl if tr.rl is not None else estimate_training)(spec, tr, g)
     from dataclasses import replace
+
+    if notes:
+        est = replace(est, assumptions=tuple(dict.fromkeys((*est.assumptions, *notes))))
 
     from .estimators.result import RuleOfThumb, RunsOn
     from .rules import training_rules
@@ -362,6 +370,18 @@ def estimate_training_workload(spec: ModelSpec, *, gpu=None, gpu_memory=None, gp
     rules = tuple(RuleOfThumb(**r) for r in training_rules(spec, tr, need, est.training.activations_bytes))
     return checked(replace(est, training=replace(est.training, rules_of_thumb=rules),
                            runs_on=RunsOn(lambda: _training_runs_on(tr, need))))
+
+
+def with_recipe(workload: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """The training keywords with ``recipe``'s defaults filled in where none is given
+    (:func:`vramscope.recipes.apply_recipe`), and the assumption lines saying which came from it."""
+    workload = dict(workload)
+    name = workload.pop("recipe", None)
+    if name is None:
+        return workload, []
+    from .recipes import apply_recipe
+
+    return apply_recipe(name, workload)
 
 
 def _training_runs_on(tr, need: int) -> list:
@@ -625,10 +645,11 @@ def deepspeed_auto_sizes(model: str | ModelSpec, zero_stage: int) -> dict[str, i
 
 
 def training_workload(**training: Any):
-    """The validated :class:`~vramscope.workload.Training` of these keywords (None = the default)."""
+    """The validated :class:`~vramscope.workload.Training` of these keywords (None = the default;
+    ``recipe``: a framework's defaults for the keywords not given)."""
     from .workload import make_training
 
-    return make_training(**training)
+    return make_training(**with_recipe({k: v for k, v in training.items() if v is not None})[0])
 
 
 def max_context(model: str | ModelSpec, wl: Inference, gpu: Any) -> int:
@@ -661,10 +682,11 @@ def engine_names() -> tuple[str, ...]:
 
 
 def training_choices() -> dict[str, tuple[str, ...]]:
-    """The training methods, precisions and optimizers a workload may name."""
+    """The training methods, precisions, optimizers and framework recipes a workload may name."""
+    from .recipes import RECIPE_NAMES
     from .workload import METHODS, OPTIMIZERS, PRECISIONS
 
-    return {"methods": METHODS, "precisions": PRECISIONS, "optimizers": OPTIMIZERS}
+    return {"methods": METHODS, "precisions": PRECISIONS, "optimizers": OPTIMIZERS, "recipes": RECIPE_NAMES}
 
 
 def input_limits() -> dict[str, int]:

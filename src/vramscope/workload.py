@@ -200,6 +200,8 @@ OPTIMIZERS: tuple[str, ...] = ("adamw", "adam", "adamw-8bit", "paged-adamw-8bit"
 Optimizer = Literal["adamw", "adam", "adamw-8bit", "paged-adamw-8bit", "paged-adamw", "adafactor", "sgd",
                     "sgd-momentum", "rmsprop", "lion", "muon"]
 RL_KINDS: tuple[str, ...] = ("grpo", "dpo", "ppo")
+#: the optimizers bitsandbytes implements (states on the GPU; the paged ones in CUDA unified memory)
+BNB_OPTIMIZERS: tuple[str, ...] = ("adamw-8bit", "paged-adamw-8bit", "paged-adamw")
 
 
 class Training(_Workload):
@@ -284,6 +286,16 @@ class Training(_Workload):
             # linkedin/Liger-Kernel@f7a7b5df30edf77873859b8a2c0dc4259e532909)
             raise ValueError("a LoRA on lm_head does not train under fused linear cross-entropy (Liger/CCE read "
                              "lm_head.weight and skip the adapter): use loss=hf or chunked, or drop lm_head")
+        if self.optimizer in BNB_OPTIMIZERS and self.zero and self.offload != "none":
+            # DeepSpeedEngine._configure_optimizer (deepspeed/runtime/engine.py @007cca6): under ZeRO-Offload a
+            # client optimizer that is not DeepSpeedCPUAdam / CPULion raises ZeRORuntimeException while
+            # zero_force_ds_cpu_optimizer keeps its default (true); and the states cannot both page in CUDA
+            # unified memory and live on the host
+            raise ValueError(f"{self.optimizer} is a bitsandbytes optimizer whose states live on the GPU"
+                             f"{' (paged in unified memory)' if self.optimizer.startswith('paged') else ''}, and "
+                             f"offload={self.offload} moves the optimizer states to the host with DeepSpeed's CPU Adam: "
+                             "DeepSpeed refuses a client optimizer under ZeRO-Offload (zero_force_ds_cpu_optimizer); "
+                             "choose one (--optimizer adamw with the offload, or no --offload)")
         if self.optimizer_in_backward and self.grad_accum > 1:
             raise ValueError("optimizer-in-backward frees each gradient at once, so it cannot accumulate gradients "
                              "(grad_accum must be 1)")

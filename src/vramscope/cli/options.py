@@ -150,6 +150,8 @@ def inference_cmd(fn):
 
 
 TRAINING_OPTIONS = [
+    ("recipe", Annotated[str | None, Opt("--recipe", help="a framework's defaults for the options not given: hf-trainer | trl | "
+                                          "torchtune | unsloth | axolotl | llamafactory")], None),
     ("precision", Annotated[str | None, Opt("--precision", help="training: fp32 | bf16 (pure) | fp16 | mixed (fp32 master) | mixed-fp16 | fp8")], None),
     ("optimizer_impl", Annotated[str | None, Opt("--optimizer-impl", help="fused (HF default) | foreach | forloop")], None),
     ("grad_accum", Annotated[int | None, Opt("--grad-accum", "--gradient-accumulation-steps")], None),
@@ -161,10 +163,11 @@ TRAINING_OPTIONS = [
     ("lora_dtype", Annotated[str | None, Opt("--lora-dtype", help="fp32 (PEFT default) | bf16")], None),
     ("lora_dropout", Annotated[float | None, Opt("--lora-dropout")], None),
     ("quant", Annotated[str | None, Opt("--quant", help="QLoRA base: nf4 | fp4 | int8")], None),
-    ("no_double_quant", Annotated[bool, Opt("--no-double-quant", help="QLoRA without double quantisation")], False),
-    ("no_kbit_prepare", Annotated[bool, Opt("--no-kbit-prepare", help="QLoRA without peft's "
-                                            "prepare_model_for_kbit_training (non-quantised params stay bf16, "
-                                            "as Unsloth keeps them)")], False),
+    ("double_quant", Annotated[bool | None, Opt("--double-quant/--no-double-quant", help="QLoRA with / without double "
+                                                "quantisation (default with)")], None),
+    ("kbit_prepare", Annotated[bool | None, Opt("--kbit-prepare/--no-kbit-prepare", help="QLoRA with / without peft's "
+                                                "prepare_model_for_kbit_training (without: non-quantised params stay "
+                                                "bf16, as Unsloth keeps them; default with)")], None),
     ("trainable_layers", Annotated[int | None, Opt("--trainable-layers", help="freeze: the last N layers train")], None),
     ("num_virtual_tokens", Annotated[int | None, Opt("--num-virtual-tokens")], None),
     ("galore_rank", Annotated[int | None, Opt("--galore-rank")], None),
@@ -176,9 +179,9 @@ TRAINING_OPTIONS = [
                                               "without a DeepSpeed file: DeepSpeed's defaults)")], None),
     ("fsdp", Annotated[str | None, Opt("--fsdp", help="none | full | grad-op | hybrid")], None),
     ("offload", Annotated[str | None, Opt("--offload", help="none | optimizer | params")], None),
-    ("optimizer_in_backward", Annotated[bool, Opt("--optimizer-in-backward")], False),
     ("compile", Annotated[bool, Opt("--compile", help="torch.compile: pointwise outputs recomputed in backward, "
                                     "fewer saved activations (torchtune compile=True, HF torch_compile)")], False),
+    ("optimizer_in_backward", Annotated[bool | None, Opt("--optimizer-in-backward/--no-optimizer-in-backward")], None),
     ("rl", Annotated[str | None, Opt("--rl", help="grpo | dpo | ppo")], None),
     ("num_generations", Annotated[int | None, Opt("--num-generations", "-k", help="GRPO group size (TRL default 8)")], None),
     ("completion_len", Annotated[int | None, Opt("--completion-len", "--max-completion-length")], None),
@@ -204,13 +207,11 @@ def training_cmd(fn):
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         opts = {k: kwargs.pop(k) for k in names}
-        renamed = {"no_double_quant": "double_quant", "no_kbit_prepare": "kbit_prepare", "vllm_util": "vllm_gpu_memory_utilization",
-                   "precompute_ref": "precompute_ref_log_probs"}
+        renamed = {"vllm_util": "vllm_gpu_memory_utilization", "precompute_ref": "precompute_ref_log_probs"}
+        tri_state = ("padding", "double_quant", "kbit_prepare", "optimizer_in_backward")  # --x / --no-x, None: not given
         training: dict[str, Any] = {}
         for k, v in opts.items():
-            if k in ("no_double_quant", "no_kbit_prepare"):
-                v = False if v else None
-            elif isinstance(v, bool) and not v and k != "padding":
+            if isinstance(v, bool) and not v and k not in tri_state:
                 v = None
             training[renamed.get(k, k)] = v
         return fn(*args, **kwargs, training=training)
@@ -224,7 +225,8 @@ FLAGS = {"gpu_memory_utilization": "--gpu-memory-utilization", "n_gpu_layers": "
           "kv_unified": "--kv-unified", "tensor_split": "--tensor-split", "split_mode": "--split-mode",
           "main_gpu": "--main-gpu",
           "n_ubatch": "-ub", "flash_attn": "--no-flash-attn", "kv_offload": "--no-kv-offload", "attn_impl": "--attn",
-          "double_quant": "--no-double-quant", "kbit_prepare": "--no-kbit-prepare",
+          "double_quant": "--double-quant/--no-double-quant", "kbit_prepare": "--kbit-prepare/--no-kbit-prepare",
+          "optimizer_in_backward": "--optimizer-in-backward/--no-optimizer-in-backward",
           "vllm_gpu_memory_utilization": "--vllm-gpu-memory-utilization",
           "precompute_ref_log_probs": "--precompute-ref-log-probs", "lora_rank": "--lora-rank"}
 

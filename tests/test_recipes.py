@@ -12,7 +12,7 @@ import pytest
 import vramscope as v
 from conftest import run_cli
 from vramscope.errors import VramscopeError
-from vramscope.recipes import RECIPE_NAMES, RECIPES, apply_recipe
+from vramscope.recipes import RECIPE_NAMES, RECIPES, Run, apply_recipe
 
 MODEL = "llama-3.1-8b"
 
@@ -231,3 +231,75 @@ def test_api_refusals():
         v.estimate(MODEL, method="full", optimizer="paged-adamw", zero=3, offload="optimizer", gpus=4)
     # torchtune with the optimizer stepped normally runs gradient accumulation
     assert v.estimate(MODEL, method="full", recipe="torchtune", grad_accum=8, optimizer_in_backward=False).fits is None
+
+
+# --- the README's table is the presets' data ------------------------------------------------------------
+
+README_COLS = ("attn", "loss", "grad_ckpt", "optimizer", "optimizer_impl", "precision", "padding", "lora_rank", "lora_dropout",
+        "lora_dtype", "lora_targets")
+
+
+def cell(d, k):
+    x = d.get(k)
+    if x is None and k == "lora_targets" and d.get("lora_rank") is not None:
+        return "PEFT's"
+    return "—" if x is None else (str(x.value).lower() if isinstance(x.value, bool) else str(x.value)).replace(",", ", ")
+
+
+def readme_table() -> str:
+    head = "| recipe | " + " | ".join(f"`{c}`" for c in README_COLS) + " | differs for QLoRA / full / several GPUs |"
+    out = [head, "|" + "---|" * (len(README_COLS) + 2)]
+    for name in RECIPE_NAMES:
+        r = RECIPES[name]
+        lora = r.defaults(Run("lora", batch=2))
+        diffs = []
+        for label, run in (("qlora", Run("qlora", batch=2)), ("full", Run("full", batch=2)),
+                           ("lora on 2+ GPUs", Run("lora", multi=True, batch=2)),
+                           ("full on 2+ GPUs", Run("full", multi=True, batch=2))):
+            other = r.defaults(run)
+            base = lora if not label.startswith("full on") else r.defaults(Run("full", batch=2))
+            ch = [f"`{k}` {cell(other, k)}" for k in other if k not in README_COLS[7:] and cell(other, k) != cell(base, k)]
+            if label == "qlora":
+                ch = [f"`{k}` {cell(other, k)}" for k in other
+                      if cell(other, k) != cell(lora, k) or k in ("quant", "double_quant", "kbit_prepare")]
+            if ch:
+                diffs.append(f"{label}: " + ", ".join(ch))
+        out.append(f"| `{name}` | " + " | ".join(cell(lora, c) for c in README_COLS) + " | " + "; ".join(diffs) + " |")
+    return "\n".join(out)
+
+
+
+def test_readme_table_is_the_presets():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    assert readme_table() in readme
+
+
+# --- the web page's training tab ------------------------------------------------------------------------
+def test_web_recipe_fills_inputs_left_at_their_default():
+    from vramscope.web.parse import training_kwargs
+    from vramscope.web.state import DEFAULTS
+
+    values = {**DEFAULTS, "t_method": "qlora", "t_recipe": "unsloth", "t_rank": "64"}
+    kw = training_kwargs(values)
+    assert kw["recipe"] == "unsloth" and kw["lora_rank"] == 64  # changed on the page: wins
+    assert "precision" not in kw and "grad_ckpt" not in kw and "attn" not in kw  # left at the default: the recipe's
+    est = v.estimate(MODEL, **kw)
+    assert (est.workload["grad_ckpt"], est.workload["attn"], est.workload["lora_rank"]) == ("offload", "flash", 64)
+    assert "precision" in training_kwargs({**DEFAULTS, "t_method": "qlora"})  # no recipe: every input is given
+
+
+def test_web_recipe_choice_in_both_languages():
+    from vramscope.web.i18n import choice_label, t
+
+    assert choice_label("t_recipe", "", "zh") == "无" and choice_label("t_recipe", "trl") == "TRL SFTTrainer"
+    assert t("t_recipe", "zh") == "框架默认配置" and t("t_recipe.info") != "t_recipe.info"
+
+
+def test_web_training_tab_lists_the_recipe_values():
+    from vramscope.web.state import DEFAULTS
+    from vramscope.web.tabs import training_tab
+
+    html, _ = training_tab(v.load_model(MODEL), {**DEFAULTS, "t_method": "lora", "t_recipe": "torchtune"}, "en")
+    assert "recipe torchtune: loss = chunked" in html

@@ -180,8 +180,6 @@ HF_TRAINER = Recipe("hf-trainer", "Hugging Face Trainer (transformers 5.23.0) + 
     # passes the mask (one sequence has no pad: transformers then drops the all-ones mask)
     Case({"padding": _d(True, TRANSFORMERS, "src/transformers/trainer.py", "562-566",
                         "default collator DataCollatorWithPadding: padded batches with an attention mask")}, batched=True),
-), gaps=(
-    "the logits are also kept for the metrics only when compute_metrics asks; not modelled",
 ))
 
 # --- TRL SFTTrainer ------------------------------------------------------------------------------------

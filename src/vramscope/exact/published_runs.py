@@ -82,6 +82,7 @@ SETTINGS: frozenset[str] = frozenset({
     "grad_ckpt", "attn", "padding", "loss", "lora_rank", "lora_targets", "lora_dtype", "lora_dropout", "quant",
     "double_quant", "kbit_prepare", "trainable_layers", "num_virtual_tokens", "galore_rank", "gpus", "dp", "tp",
     "pp", "ep", "cp", "zero", "zero_config", "fsdp", "offload", "rl", "num_generations", "prompt_len", "completion_len", "beta",
+    "recipe",  # a framework's defaults (vramscope.recipes) for the keywords the row does not give
 })
 #: the :func:`vramscope.estimate` inference keywords an inference row's ``settings`` may use
 INFERENCE_SETTINGS: frozenset[str] = frozenset({

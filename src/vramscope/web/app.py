@@ -283,6 +283,7 @@ def build(max_upload: int | None = None, computer: Computer | None = None) -> gr
             with gr.Tab(t("tab_train", "en"), id="train", elem_id="tab-train") as tab_objs["train"]:
                 with gr.Row():
                     ui.drop("t_method", FIELDS_BY["t_method"].choices)
+                    ui.drop("t_recipe", FIELDS_BY["t_recipe"].choices, info="t_recipe.info")
                     ui.drop("t_precision", FIELDS_BY["t_precision"].choices)
                     ui.drop("t_optimizer", FIELDS_BY["t_optimizer"].choices)
                     ui.text("t_rank")

@@ -285,8 +285,22 @@ def training_kwargs(values: Mapping[str, Any], lang: str = "en") -> dict[str, An
     if method in LORA_METHODS:
         kw["lora_rank"] = parse_int(values, "t_rank", lang, lo=1, hi=65_536)
         kw["lora_targets"] = _raw(values, "t_targets") or "default"
+    recipe = values.get("t_recipe") or ""
+    if recipe:
+        # with a framework recipe, an input left at the page's default is "not given": the recipe's
+        # value applies; an input the user changed wins, as a flag does on the command line
+        for key, name in RECIPE_INPUTS.items():
+            if key in kw and str(values.get(name, DEFAULTS[name])).strip() == str(DEFAULTS[name]):
+                del kw[key]
+        kw["recipe"] = recipe
     kw.update(gpu_kwargs(values.get("t_gpu")))
     return kw
+
+
+#: the training tab's inputs a framework recipe may fill: estimate keyword -> input
+RECIPE_INPUTS = {"precision": "t_precision", "optimizer": "t_optimizer", "grad_ckpt": "t_ckpt", "attn": "t_attn",
+                 "zero": "t_zero", "fsdp": "t_fsdp", "offload": "t_offload", "lora_rank": "t_rank",
+                 "lora_targets": "t_targets"}
 
 
 def rl_kwargs(values: Mapping[str, Any], lang: str = "en") -> dict[str, Any]:

@@ -20,6 +20,7 @@ from ..api import PAI_OPTIMIZERS, engine_names, training_choices
 
 _TRAINING = training_choices()
 METHODS, PRECISIONS, OPTIMIZERS = _TRAINING["methods"], _TRAINING["precisions"], _TRAINING["optimizers"]
+RECIPES = ("", *_TRAINING["recipes"])  # "" = no framework recipe
 
 MAX_VALUE_CHARS = 200  # a model id or a number never needs more; longer URL values are cut
 
@@ -80,6 +81,7 @@ FIELDS: tuple[Field, ...] = (
     _f("ngl", ""),
     # fine-tune & train
     _f("t_method", "lora", METHODS),
+    _f("t_recipe", "", RECIPES),
     _f("t_precision", "bf16", PRECISIONS),
     _f("t_optimizer", "adamw", OPTIMIZERS),
     _f("t_rank", "16"),

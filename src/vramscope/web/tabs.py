@@ -68,7 +68,7 @@ def training_tab(spec, values: Mapping[str, Any], lang: str) -> tuple[str, str]:
     kw = training_kwargs(values, lang)
     est = estimate(spec, **kw)
     html = render.estimate_html(est, lang, extra=render.training_extra(est.details, lang), fits_heading="runs_on_train")
-    target = "fsdp" if kw["fsdp"] != "none" else "deepspeed"
+    target = "fsdp" if est.workload["fsdp"] != "none" else "deepspeed"
     code = _export(target, spec, dict(kw))
     return html, code
 

@@ -222,6 +222,16 @@ def test_combinations_the_framework_cannot_run(args, said, capsys):
     assert said in one_line_exit_2(["estimate", MODEL, *args], capsys)
 
 
+def test_fit_takes_the_recipe_and_plan_refuses_it(capsys):
+    # fit: the recipe's values decide the longest sequence, as the same options given explicitly do
+    a = v.fit(MODEL, method="qlora", recipe="unsloth", gpu="RTX-4090")
+    explicit, _ = apply_recipe("unsloth", {"method": "qlora"})
+    b = v.fit(MODEL, gpu="RTX-4090", **explicit)
+    assert a.max_seq_len == b.max_seq_len > 0 and a.workload == b.workload
+    text = one_line_exit_2(["plan", MODEL, "--method", "full", "--recipe", "torchtune"], capsys)
+    assert "recipe does not apply to plan" in text
+
+
 def test_api_refusals():
     with pytest.raises(VramscopeError, match="optimizer_in_bwd"):
         v.estimate(MODEL, method="full", recipe="torchtune", grad_accum=8)

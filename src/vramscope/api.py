@@ -177,7 +177,7 @@ def fit_training(model: str | ModelSpec, *, gpu: str | Any | None = None, gpu_me
     stray = sorted(k for k in training if k in _INFERENCE_ONLY and k not in Training.field_names())
     if stray:
         raise VramscopeError(f"{', '.join(stray)} apply to inference, not training (method={training.get('method')!r})")
-    tr = make_training(**training, **({"gpus": gpus} if gpus is not None else {}))
+    tr = make_training(**with_recipe({**training, **({"gpus": gpus} if gpus is not None else {})})[0])
     unit = T.seq_unit(tr, seq_step)
     rl_len = tr.rl in ("grpo", "ppo")
     seq = 0 if rl_len else T.max_seq_len(spec, tr, g, seq_step)
@@ -204,7 +204,7 @@ def fit_table(model: str | ModelSpec, sizes: list[str], *, gpus: int | None = No
     if not sizes:
         raise VramscopeError("the table needs at least one memory size, e.g. 12GB,24GB,80GB")
     spec = _spec(model, active)
-    tr = make_training(**training, **({"gpus": gpus} if gpus is not None else {}))
+    tr = make_training(**with_recipe({**training, **({"gpus": gpus} if gpus is not None else {})})[0])
     gpu_list = [hardware.custom_gpu(s) for s in sizes]
     return [{"memory": s, "memory_bytes": g.memory_bytes, "max_seq_len": n}
             for s, (g, n) in zip(sizes, T.context_table(spec, tr, gpu_list, seq_step), strict=True)]
@@ -238,6 +238,11 @@ def plan_training(model: str | ModelSpec, *, active: str | int | None = None, ma
     if gpus is not None and (isinstance(gpus, bool) or not isinstance(gpus, int) or gpus < 1):
         raise VramscopeError(f"gpus must be a whole number >= 1 (got {gpus!r})")
     spec = _spec(model, active)
+    if training.get("recipe") is not None:
+        # the plan varies the GPU count, ZeRO stage and offload, on which a recipe's defaults (and
+        # what the framework can run: torchtune has no ZeRO) depend
+        raise VramscopeError("recipe does not apply to plan (it changes the GPUs, ZeRO stage and offload a "
+                             "framework's defaults depend on); use estimate or fit with the recipe")
     given = "optimizer" in training
     tr = make_training(**training)
     rows = T.plan(spec, tr, _plan_candidates(gpu, gpu_memory), max_gpus=max(max_gpus, gpus or 0), basis=cost,

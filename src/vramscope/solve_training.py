@@ -185,10 +185,11 @@ def nothing_fits(spec: ModelSpec, tr: Training, gpu) -> VramscopeError:
         ladder.append((f"--zero 3 --gpus {n}", zero3))
         if qlora:
             ladder.append((f"--method qlora --zero 3 --gpus {n}", {**zero3, "method": "qlora"}))
-    offload = {"zero": 3, "fsdp": "none", "gpus": 8, "dp": None, "offload": "optimizer"}
-    ladder.append(("--zero 3 --gpus 8 --offload optimizer", offload))
+    offload = {"zero": 3, "fsdp": "none", "gpus": 8, "dp": None, "offload": "optimizer", **_cpu_adam(tr.optimizer)}
+    cpu = " --optimizer adamw" if "optimizer" in offload else ""
+    ladder.append((f"--zero 3 --gpus 8 --offload optimizer{cpu}", offload))
     if qlora:
-        ladder.append(("--method qlora --zero 3 --gpus 8 --offload optimizer", {**offload, "method": "qlora"}))
+        ladder.append((f"--method qlora --zero 3 --gpus 8 --offload optimizer{cpu}", {**offload, "method": "qlora"}))
     for label, change in ladder:
         if _cost(spec, small, gpu, **change) <= gpu.usable_bytes:
             return VramscopeError(f"nothing fits on {gpu.id}: {need}, the GPU has {fmt_gib(gpu.usable_bytes)} usable; "
@@ -221,8 +222,19 @@ def plan_ladder(tr: Training, count: int, *, optimizer_given: bool) -> list[tupl
         for z in (1, 2, 3):
             steps.append((f"--zero {z}", {**change, "zero": z}))
     if tr.offload == "none" and (count > 1 or tr.zero == 0) and tr.fsdp == "none":
-        steps.append(("--zero 3 --offload optimizer", {**change, "zero": 3, "offload": "optimizer"}))
+        # ZeRO-Offload steps the states on the host with DeepSpeed's CPU Adam: no 8-bit GPU optimizer there
+        cpu = _cpu_adam(change.get("optimizer", tr.optimizer))
+        label = "--zero 3 --offload optimizer" + (" --optimizer adamw" if cpu and optimizer_given else "")
+        steps.append((label, {**change, "zero": 3, "offload": "optimizer", **cpu}))
     return steps
+
+
+def _cpu_adam(optimizer: str) -> dict[str, Any]:
+    """``{"optimizer": "adamw"}`` for a bitsandbytes optimizer (DeepSpeed refuses a client optimizer under
+    ZeRO-Offload and steps the offloaded states with its CPU Adam: workload.Training's rule), else nothing."""
+    from .workload import BNB_OPTIMIZERS
+
+    return {"optimizer": "adamw"} if optimizer in BNB_OPTIMIZERS else {}
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ import copy
 import pytest
 
 from vramscope import estimate
+from vramscope.estimators.result import CACHE, DRIVER, Component, MemoryFigures
 from vramscope.exact import published_runs as pr
 
 GiB = 2**30
@@ -107,12 +108,14 @@ def test_units_by_hand():
         pr.to_bytes(1, "GBs")
 
 
-HAND = {"components": [
-    {"name": "CUDA context", "bytes": 500, "low_bytes": 300, "high_bytes": 700},
-    {"name": "weights", "bytes": 1000, "low_bytes": 1000, "high_bytes": 1000},
-    {"name": "activations", "bytes": 400, "low_bytes": 360, "high_bytes": 480},
-    {"name": "allocator slack", "bytes": 100, "low_bytes": 0, "high_bytes": 400},
-]}
+# the four components' pools as the estimators set them: the context is the driver's, the slack torch's cache
+_HAND_COMPONENTS = (
+    Component("CUDA context", 500, "", "cuda_context", 300, 700, memory=DRIVER),
+    Component("weights", 1000, "", "weights", 1000, 1000),
+    Component("activations", 400, "", "activations", 360, 480),
+    Component("allocator slack", 100, "", "allocator", 0, 400, memory=CACHE),
+)
+HAND = {"components": [c.to_dict() for c in _HAND_COMPONENTS], "memory": MemoryFigures.of(_HAND_COMPONENTS).to_dict()}
 
 
 def test_kind_picks_the_matching_estimate_figure_by_hand():

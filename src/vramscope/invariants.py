@@ -11,6 +11,11 @@ What is checked, and why it must hold:
 * **no negative bytes** — components (expected, low, high), the per-GPU and total figures, host
   memory, and every number in ``details`` (KV capacity, blocks, phases, states …);
 * **bands** — ``low ≤ bytes ≤ high`` for every component (and so for the totals);
+* **the three figures** (``est.memory``) — every component lives in a known pool; peak allocated ≤
+  peak reserved ≤ device for the expected, low and high bytes alike, each figure's band in order,
+  and the device figure *is* the per-GPU figure (with its band); an engine that does not allocate
+  through torch (llama.cpp, Ollama) has no allocated / reserved figure, says why, and has no
+  component in torch's cache;
 * **sums** — in this codebase ``per_gpu_bytes`` *is* the sum of the components' ``bytes`` (and
   ``low_bytes`` / ``high_bytes`` the sums of their bands; ``total_bytes = per_gpu_bytes × num_gpus``):
   components are integers, so the relation is exact. Figures reported beside the components must
@@ -95,6 +100,7 @@ def check_estimate(est) -> list[str]:
     out: list[str] = []
     _check_components(est, out)
     _check_totals(est, out)
+    _check_memory(est, out)
     _check_details(est, out)
     _check_params(est, out)
     _check_fits(est, out)
@@ -140,6 +146,36 @@ def _check_totals(est, out: list[str]) -> None:
             out.append(f"{label} {v!r} is not a whole number")
         elif v < 0:
             out.append(f"negative {label} ({v:,} B)")
+
+
+def _check_memory(est, out: list[str]) -> None:
+    from .estimators.result import CACHE, FIGURES, MEMORY_POOLS
+
+    for c in est.components:
+        if c.memory not in MEMORY_POOLS:
+            out.append(f"{c.name}: memory pool {c.memory!r} is not one of {', '.join(MEMORY_POOLS)}")
+    m = est.memory
+    dev = m.device
+    if (dev.bytes, dev.low_bytes, dev.high_bytes) != (est.per_gpu_bytes, est.low_bytes, est.high_bytes):
+        out.append(f"the device figure ({dev.bytes:,} B, {dev.low_bytes:,}–{dev.high_bytes:,}) is not the per-GPU "
+                   f"figure ({est.per_gpu_bytes:,} B, {est.low_bytes:,}–{est.high_bytes:,})")
+    if est.no_torch is not None:
+        if m.allocated is not None or m.reserved is not None or not m.unavailable:
+            out.append(f"{est.engine} does not allocate through torch, yet has allocated / reserved figures or no "
+                       "reason for their absence")
+        out += [f"{c.name}: in torch's cache, but {est.engine} does not allocate through torch"
+                for c in est.components if c.memory == CACHE]
+    elif m.allocated is None or m.reserved is None:
+        out.append("a torch estimate without its allocated / reserved figures")
+    figures = [(k, m.figure(k)) for k in FIGURES if m.figure(k) is not None]
+    for kind, f in figures:
+        if not f.low_bytes <= f.bytes <= f.high_bytes:
+            out.append(f"the {kind} figure's band is out of order (low {f.low_bytes:,} ≤ {f.bytes:,} ≤ high "
+                       f"{f.high_bytes:,} fails)")
+    for (ka, a), (kb, b) in zip(figures, figures[1:], strict=False):
+        for what in ("bytes", "low_bytes", "high_bytes"):
+            if getattr(a, what) > getattr(b, what):
+                out.append(f"{ka} {what} {getattr(a, what):,} exceed {kb} {what} {getattr(b, what):,}")
 
 
 def _walk(value: Any, path: str):

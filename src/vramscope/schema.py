@@ -3,11 +3,12 @@ prints its JSON Schema, and the tests validate real output against it, so the tw
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from .estimators.result import (
+    FIGURE_MEANS,
     Fit,
     GPUCount,
     HFSettings,
@@ -36,11 +37,32 @@ class ComponentDoc(BaseModel):
     key: str = Field(description="stable snake_case identifier (weights, kv_cache, cuda_context …)")
     name: str = Field(description="English display name")
     category: str
+    memory: Literal["allocated", "cache", "driver", "unified"] = Field(
+        description="the pool its bytes live in: allocated (torch tensors), cache (reserved by torch's caching "
+        "allocator beyond its tensors), driver (outside torch: CUDA context, non-torch memory), unified "
+        "(managed pages resident on the device)")
     bytes: int = Field(description="expected bytes on one GPU")
     low_bytes: int
     high_bytes: int
     formula: str
     note: str = ""
+
+
+class FigureDoc(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    bytes: int = Field(description="expected bytes on one GPU")
+    low_bytes: int
+    high_bytes: int
+
+
+class MemoryDoc(BaseModel):
+    """The three figures of one GPU: allocated ≤ reserved ≤ device."""
+
+    model_config = ConfigDict(extra="forbid")
+    allocated: FigureDoc | None = Field(description=FIGURE_MEANS["allocated"] + "; null for an engine that is not torch")
+    reserved: FigureDoc | None = Field(description=FIGURE_MEANS["reserved"] + "; null for an engine that is not torch")
+    device: FigureDoc = Field(description=FIGURE_MEANS["device"] + "; equals per_gpu_bytes / low_bytes / high_bytes")
+    unavailable: str | None = Field(description="why allocated / reserved are null (llama.cpp, Ollama: not torch)")
 
 
 class GPUDoc(BaseModel):
@@ -109,6 +131,7 @@ class EstimateDocument(BaseModel):
     total_bytes: int
     low_bytes: int
     high_bytes: int
+    memory: MemoryDoc = Field(description="peak allocated, peak reserved and device memory per GPU")
     host_bytes: int = 0
     components: list[ComponentDoc]
     gpu: GPUDoc | None

@@ -16,7 +16,7 @@ from .. import spec as S
 from ..units import MiB
 from ..workload import Inference
 from .kv import KVGroup, KVPolicy, kv_groups, ssm_state_bytes
-from .result import CONTEXT, Component
+from .result import CONTEXT, DRIVER, Component
 from .sharding import check_layout
 from .weights import StagedWeights, staged_weights
 
@@ -29,7 +29,7 @@ def cuda_context() -> Component:
     return Component("CUDA context", CUDA_CONTEXT, "CUDA context + cuBLAS workspaces (lazy module loading)",
                      CONTEXT, CUDA_CONTEXT_LOW, CUDA_CONTEXT_HIGH,
                      "torch/CUDA runtime before any tensor: 290–430 MiB measured, plus library workspaces",
-                     key="cuda_context")
+                     key="cuda_context", memory=DRIVER)  # the driver's, outside torch's allocator
 
 
 @dataclass

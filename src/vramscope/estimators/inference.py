@@ -34,6 +34,7 @@ def estimate_inference(spec: ModelSpec, wl: Inference, gpu=None) -> Estimate:
         kv=r.kv,
         settings=r.settings,
         placement=r.placement,
+        no_torch=r.no_torch,
     )
     from ..invariants import checked
 

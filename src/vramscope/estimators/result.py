@@ -15,6 +15,11 @@ An :class:`Estimate` is immutable. Each part is set once, by its owner, when the
 * :class:`Speed` — the roofline estimate (``api.estimate``, with a GPU);
 * :class:`RunsOn` — the catalog GPUs that run it, computed only when asked (``api.estimate``).
 
+Three figures of one GPU are derived from the components (:attr:`Estimate.memory`, a
+:class:`MemoryFigures`): peak *allocated* (``torch.cuda.max_memory_allocated``), peak *reserved*
+(``torch.cuda.max_memory_reserved``) and *device* memory as ``nvidia-smi`` shows it (the per-GPU
+figure). Each component says which pool its bytes live in (:attr:`Component.memory`).
+
 ``Estimate.details`` is the *legacy* view: one flat mapping with the paths scripts read before the
 parts were typed (``details.fits``, ``details.kv_capacity_tokens``, ``details.phases``,
 ``details.fits_on`` …); it is read-only.
@@ -37,6 +42,13 @@ ENGINE = "engine"
 CONTEXT = "cuda_context"
 ENCODER = "encoder"
 
+# pools a component's bytes live in (Component.memory); the three figures of MemoryFigures add them up
+ALLOCATED = "allocated"  # live torch tensors: in torch.cuda.max_memory_allocated (and so in reserved, device)
+CACHE = "cache"  # held by torch's caching allocator beyond its live tensors: in reserved and device, not allocated
+DRIVER = "driver"  # outside torch's allocator (CUDA context, NCCL, library workspaces): in device only
+UNIFIED = "unified"  # cudaMallocManaged pages resident on the device (bitsandbytes paged states): in device only
+MEMORY_POOLS: tuple[str, ...] = (ALLOCATED, CACHE, DRIVER, UNIFIED)
+
 _NOT_KEY = re.compile(r"[^a-z0-9]+")
 
 
@@ -53,7 +65,10 @@ class Component:
     ``key`` is the stable identifier code looks components up by (``weights``, ``kv_cache``,
     ``cuda_context`` …); ``name`` is the English display text. ``low`` / ``high`` bound the figure
     given what is not known exactly (allocator slack, engine version, padding); ``bytes`` is the
-    expected value.
+    expected value. ``memory`` is the pool the bytes live in (:data:`MEMORY_POOLS`): ``allocated``
+    (torch tensors, the default), ``cache`` (reserved by torch's caching allocator beyond its
+    tensors), ``driver`` (outside torch: CUDA context, non-torch allocations) or ``unified``
+    (managed pages resident on the device).
     """
 
     name: str
@@ -64,6 +79,7 @@ class Component:
     high: int | None = None
     note: str = ""
     key: str = field(default="", kw_only=True)
+    memory: str = field(default=ALLOCATED, kw_only=True)
 
     def __post_init__(self) -> None:
         if not self.key:
@@ -78,8 +94,9 @@ class Component:
         return self.bytes if self.high is None else self.high
 
     def to_dict(self) -> dict[str, Any]:
-        return {"key": self.key, "name": self.name, "category": self.category, "bytes": self.bytes,
-                "low_bytes": self.lo, "high_bytes": self.hi, "formula": self.formula, "note": self.note}
+        return {"key": self.key, "name": self.name, "category": self.category, "memory": self.memory,
+                "bytes": self.bytes, "low_bytes": self.lo, "high_bytes": self.hi, "formula": self.formula,
+                "note": self.note}
 
 
 def band(value: float, low: float, high: float) -> tuple[int, int, int]:
@@ -419,6 +436,68 @@ def _runs_on_of(entries: tuple[GPUCount, ...]) -> RunsOn:
     return r
 
 
+#: the figures of :class:`MemoryFigures`, in the order they nest (allocated ≤ reserved ≤ device)
+FIGURES: tuple[str, ...] = ("allocated", "reserved", "device")
+#: the pools each figure holds
+FIGURE_POOLS: dict[str, tuple[str, ...]] = {"allocated": (ALLOCATED,), "reserved": (ALLOCATED, CACHE),
+                                            "device": MEMORY_POOLS}
+#: what each figure is, as the tools that show it name it
+FIGURE_MEANS: dict[str, str] = {
+    "allocated": "peak allocated: torch.cuda.max_memory_allocated (torch tensors)",
+    "reserved": "peak reserved: torch.cuda.max_memory_reserved (the caching allocator: tensors + its cache)",
+    "device": "device memory as nvidia-smi shows it (reserved + CUDA context, memory outside torch, "
+              "unified-memory pages on the device)",
+}
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One figure of one GPU: expected bytes and the low–high band."""
+
+    bytes: int
+    low_bytes: int
+    high_bytes: int
+
+
+@dataclass(frozen=True)
+class MemoryFigures:
+    """The three figures of one GPU, summed from the components by the pool they live in.
+
+    ``allocated`` — the ``allocated`` pool: what ``torch.cuda.max_memory_allocated`` reports;
+    ``reserved`` — allocated + ``cache`` (the caching allocator's blocks beyond live tensors):
+    ``torch.cuda.max_memory_reserved``; ``device`` — every component (+ ``driver``: CUDA context and
+    memory outside torch, + ``unified``: managed pages resident on the device): what ``nvidia-smi``
+    shows, the estimate's per-GPU figure. An engine that does not allocate through torch (llama.cpp,
+    Ollama) has no allocated / reserved figure: they are None and ``unavailable`` says why.
+    """
+
+    allocated: Figure | None
+    reserved: Figure | None
+    device: Figure
+    unavailable: str | None = None
+
+    @classmethod
+    def of(cls, components: tuple[Component, ...], unavailable: str | None = None) -> MemoryFigures:
+        def summed(pools: tuple[str, ...]) -> Figure:
+            parts = [c for c in components if c.memory in pools]
+            return Figure(sum(c.bytes for c in parts), sum(c.lo for c in parts), sum(c.hi for c in parts))
+
+        torch = unavailable is None
+        return cls(summed(FIGURE_POOLS["allocated"]) if torch else None,
+                   summed(FIGURE_POOLS["reserved"]) if torch else None,
+                   summed(FIGURE_POOLS["device"]), unavailable)
+
+    def figure(self, kind: str) -> Figure | None:
+        """The figure called ``kind`` (allocated | reserved | device); None where the engine has none."""
+        if kind not in FIGURES:
+            raise ValueError(f"unknown figure {kind!r}; use one of {', '.join(FIGURES)}")
+        return getattr(self, kind)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**{k: (asdict(f) if (f := getattr(self, k)) is not None else None) for k in FIGURES},
+                "unavailable": self.unavailable}
+
+
 class _LegacyView(Mapping):
     """The flat ``details`` mapping of the typed parts; the runs-on list is computed only on access."""
 
@@ -461,6 +540,9 @@ class Estimate:
     speed: Speed | None = None
     training: TrainingStep | None = None
     runs_on: RunsOn | None = field(default=None, compare=False)
+    #: why there are no torch allocated / reserved figures (an engine that does not allocate through
+    #: torch: llama.cpp, Ollama); None for torch engines
+    no_torch: str | None = None
 
     @property
     def per_gpu_bytes(self) -> int:
@@ -477,6 +559,11 @@ class Estimate:
     @property
     def total_bytes(self) -> int:
         return self.per_gpu_bytes * self.num_gpus
+
+    @property
+    def memory(self) -> MemoryFigures:
+        """Peak allocated, peak reserved and device memory of one GPU (:class:`MemoryFigures`)."""
+        return MemoryFigures.of(self.components, self.no_torch)
 
     def component(self, key: str) -> Component:
         """The component with this ``key`` (``weights``, ``kv_cache`` …)."""
@@ -524,6 +611,7 @@ class Estimate:
             "total_bytes": self.total_bytes,
             "low_bytes": self.low_bytes,
             "high_bytes": self.high_bytes,
+            "memory": self.memory.to_dict(),
             "host_bytes": self.host_bytes,
             "components": [c.to_dict() for c in self.components],
             "gpu": self.gpu,

@@ -4,11 +4,11 @@ For every case of a measurement suite (:mod:`vramscope.exact.suite`) this module
 figures and the relative errors between them:
 
 * **estimate** — ``vramscope``'s closed-form estimate of the same workload (the case's catalog
-  config with its ``overrides``, so a cut-down MoE is estimated at the depth that runs). Its
-  *total* is what the GPU shows for the process (``nvidia-smi``), its *allocated* figure drops
-  the components that are not torch tensors ("CUDA context", "allocator slack") and compares with
-  ``torch.cuda.max_memory_allocated``; its *reserved* figure drops only the CUDA context and
-  compares with ``torch.cuda.max_memory_reserved``.
+  config with its ``overrides``, so a cut-down MoE is estimated at the depth that runs), read as
+  the estimate's own three figures (``Estimate.memory``): its *device* figure (``total`` here) is
+  what the GPU shows for the process (``nvidia-smi``); its *allocated* figure (the torch tensors: no
+  CUDA context, no allocator slack) compares with ``torch.cuda.max_memory_allocated``; its
+  *reserved* figure (no CUDA context) with ``torch.cuda.max_memory_reserved``.
 * **trace** — :func:`~vramscope.exact.trace.trace_training` / ``trace_inference`` of the same
   config and workload: the real transformers model on fake tensors, whose ``peak_bytes`` is what
   ``torch.cuda.max_memory_allocated`` would show. QLoRA cannot be traced (bitsandbytes' 4-bit
@@ -37,11 +37,6 @@ if TYPE_CHECKING:
     from ..estimators.result import Estimate
     from ..spec import ModelSpec
     from .result import TraceResult
-
-#: components of an estimate that are not torch tensors (absent from ``max_memory_allocated``)
-NOT_ALLOCATED = ("cuda_context", "allocator_slack")
-#: the component that is outside ``max_memory_reserved`` too (the driver's, not the allocator's)
-NOT_RESERVED = ("cuda_context",)
 
 #: comparison modes: name -> (predicted field, reference field) of :class:`AccuracyRow`
 MODES: dict[str, tuple[str, str]] = {
@@ -149,21 +144,21 @@ def run_estimate(case: Mapping[str, Any]) -> Estimate:
     return estimate_inference(spec, make_inference(**inference_workload(case)))
 
 
-def _component_bytes(est: Estimate, keys: Iterable[str]) -> int:
-    return sum(c.bytes for c in est.components if c.key in set(keys))
-
-
 def estimate_figures(est: Estimate) -> dict[str, int]:
-    """The three figures of an estimate, bytes per GPU.
+    """The three figures of an estimate (``est.memory``), bytes per GPU.
 
-    * ``total`` — every component: the process's GPU memory (NVML / ``nvidia-smi``);
-    * ``reserved`` — total minus the CUDA context: ``torch.cuda.max_memory_reserved``;
-    * ``allocated`` — total minus the CUDA context and the allocator slack: torch tensors only,
-      ``torch.cuda.max_memory_allocated`` and a trace's ``peak_bytes``.
+    * ``total`` — the device figure, every component: the process's GPU memory (NVML / ``nvidia-smi``);
+    * ``reserved`` — the torch pools (allocated + the caching allocator's slack):
+      ``torch.cuda.max_memory_reserved``;
+    * ``allocated`` — the torch tensors only: ``torch.cuda.max_memory_allocated`` and a trace's
+      ``peak_bytes``.
+
+    The suite's cases run transformers (torch), so every case has all three.
     """
-    total = int(est.per_gpu_bytes)
-    return {"total": total, "reserved": total - _component_bytes(est, NOT_RESERVED),
-            "allocated": total - _component_bytes(est, NOT_ALLOCATED)}
+    m = est.memory
+    if m.allocated is None or m.reserved is None:
+        raise ValueError(f"{est.engine} estimate without torch figures: {m.unavailable}")
+    return {"total": m.device.bytes, "reserved": m.reserved.bytes, "allocated": m.allocated.bytes}
 
 
 def estimate_case(case: Mapping[str, Any]) -> dict[str, Any]:

@@ -11,21 +11,24 @@ vramscope has no option for (``unsupported_settings``: Unsloth's kernels …, ke
 and reported rather than dropped), the measured figure with its unit and *kind*, and an
 ``assumptions`` list for every setting the source leaves unstated.
 
-What kind of number a source reports decides which estimate figure it is compared with — the same
-split as :mod:`vramscope.exact.compare` uses for traces and measurements:
+What kind of number a source reports decides which of the estimate's own three figures (its JSON
+``memory`` part, :class:`vramscope.estimators.result.MemoryFigures`) it is compared with
+(:data:`KIND_FIGURE`) — the same figures :mod:`vramscope.exact.compare` uses for traces and
+measurements:
 
 * ``allocated`` (``torch.cuda.max_memory_allocated``) and ``active`` (torchtune's
   ``peak_memory_active``, ``memory_stats()["active_bytes.all.peak"]``: allocated blocks plus those
-  awaiting a stream's free, the same tensors): the estimate minus the components that are not torch
-  tensors, ``CUDA context`` and ``allocator slack``;
+  awaiting a stream's free, the same tensors): the *allocated* figure (the torch tensors: no CUDA
+  context, no allocator slack);
 * ``reserved`` (``torch.cuda.max_memory_reserved``) and ``reserved_minus_baseline`` (PEFT's
   ``method_comparison``: reserved at the end minus reserved after a 1×1 ``nn.Linear``, ≈ 2 MiB): the
-  estimate minus the ``CUDA context``;
+  *reserved* figure (no CUDA context);
 * ``device`` (``nvidia-smi`` / NVML / W&B system charts, CUDA context included) and ``capacity``
-  (the run just fitted a GPU of that memory at the published maximum length): the whole estimate.
+  (the run just fitted a GPU of that memory at the published maximum length): the *device* figure,
+  the whole estimate.
 
-The low–high band is treated the same way (each component's low / high). No torch, no network:
-models come from the built-in catalog (``HF_HUB_OFFLINE=1``).
+Each figure comes with its own low–high band. No torch, no network: models come from the built-in
+catalog (``HF_HUB_OFFLINE=1``).
 
 Used by ``benchmarks/published_runs.py`` (the report) and ``tests/test_published_runs.py``.
 """
@@ -60,20 +63,12 @@ MODE_CATEGORIES: dict[str, tuple[str, ...]] = {"training": CATEGORIES[:6], "infe
 #: the unit a measured value is written in -> bytes per unit
 UNITS: dict[str, int] = {"B": 1, "MiB": MiB, "GiB": GiB, "MB": 10**6, "GB": 10**9}
 
-#: kinds of measured number -> the estimate components that kind does not contain
-#: (component names as in ``vramscope estimate --json``; see :mod:`vramscope.exact.compare`)
-NOT_TENSORS = ("CUDA context", "allocator slack", "paged optimizer states")
-KINDS: dict[str, tuple[str, ...]] = {
-    "allocated": NOT_TENSORS,
-    "active": NOT_TENSORS,
-    "reserved": ("CUDA context", "paged optimizer states"),
-    "reserved_minus_baseline": ("CUDA context", "paged optimizer states"),
-    "device": (),
-    "capacity": (),
-}
-#: the estimate figure each kind is compared with, as the report labels it
+#: kinds of measured number -> the estimate's figure it is compared with (a key of the estimate's
+#: ``memory`` part: allocated | reserved | device), as the report labels it
 KIND_FIGURE: dict[str, str] = {"allocated": "allocated", "active": "allocated", "reserved": "reserved",
                                "reserved_minus_baseline": "reserved", "device": "device", "capacity": "device"}
+#: the kinds of measured number a row may report
+KINDS: tuple[str, ...] = tuple(KIND_FIGURE)
 
 #: the :func:`vramscope.estimate` training keywords a training row's ``settings`` may use
 SETTINGS: frozenset[str] = frozenset({
@@ -271,14 +266,16 @@ def refusal(row: dict[str, Any]) -> str | None:
 
 def figure(est: dict[str, Any], kind: str) -> tuple[int, int, int]:
     """(expected, low, high) bytes per GPU of an estimate (its JSON view) for a kind of measured number:
-    the per-GPU total, low and high minus the components that kind does not contain (:data:`KINDS`)."""
-    if kind not in KINDS:
+    the estimate's own figure for that kind (:data:`KIND_FIGURE`), from its ``memory`` part. An engine
+    that is not torch has no allocated / reserved figure: comparing one of those kinds with it is an
+    error that says why."""
+    if kind not in KIND_FIGURE:
         raise ValueError(f"unknown kind {kind!r}; use one of {', '.join(KINDS)}")
-    # The components' split is the one vramscope.exact.compare uses. When the estimate reports the
-    # allocated / reserved / device figures itself (issue 20, item 1), read them here instead.
-    drop = KINDS[kind]
-    parts = [c for c in est["components"] if c["name"] not in drop]
-    return (sum(c["bytes"] for c in parts), sum(c["low_bytes"] for c in parts), sum(c["high_bytes"] for c in parts))
+    memory = est["memory"]
+    value = memory[KIND_FIGURE[kind]]
+    if value is None:
+        raise ValueError(f"a {kind!r} measurement cannot be compared with this estimate: {memory['unavailable']}")
+    return value["bytes"], value["low_bytes"], value["high_bytes"]
 
 
 def signed_error_pct(estimated: float, measured: float) -> float:

@@ -24,6 +24,7 @@ class EngineResult:
     settings: EngineSettings
     placement: Placement | None = None
     host_bytes: int = 0
+    no_torch: str | None = None  # why the engine has no torch allocated / reserved figures (None: a torch engine)
 
 
 @dataclass(frozen=True)

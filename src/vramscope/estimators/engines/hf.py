@@ -15,7 +15,7 @@ from ...units import fmt_gib, fmt_num
 from ...workload import Inference
 from ..common import cuda_context, layer_transient_bytes, qkvo_width, setup
 from ..kv import KVGroup, KVPolicy, kv_bytes_per_sequence, kv_groups, sequence_kv_formula
-from ..result import ACTIVATIONS, KV, STATE, WEIGHTS, Component, Fit, HFSettings, KVCapacity, band
+from ..result import ACTIVATIONS, CACHE, KV, STATE, WEIGHTS, Component, Fit, HFSettings, KVCapacity, band
 from .base import Engine, EngineResult
 
 #: transformers 5.x: MLA caches the compressed latent (``modeling_deepseek_v2.py``); sliding layers
@@ -96,7 +96,7 @@ def estimate(spec, wl: Inference, gpu=None) -> EngineResult:
     comps.append(Component("allocator slack", int(0.05 * dynamic), "≈5% of KV + activations (reserved − allocated)",
                            "allocator", 0, int(0.2 * dynamic),
                            "PyTorch caching allocator rounding and fragmentation: 0–20% (c10 CUDACachingAllocator)",
-                           key="allocator_slack"))
+                           key="allocator_slack", memory=CACHE))
     comps.append(cuda_context())
     return EngineResult(tuple(comps), s.weights.format, tuple(s.assumptions),
                         Fit.within(sum(c.bytes for c in comps), gpu),  # HF's rule: the figure within the GPU

@@ -43,6 +43,7 @@ from ..kv import KVPolicy, layer_kv_bytes_per_token, ssm_state_bytes
 from ..result import (
     ACTIVATIONS,
     CONTEXT,
+    DRIVER,
     KV,
     STATE,
     WEIGHTS,
@@ -55,6 +56,10 @@ from ..result import (
 )
 from .base import Engine, EngineResult
 from .llamacpp_split import layer_devices, row_shares
+
+#: llama.cpp allocates through ggml's CUDA backend (cudaMalloc per buffer), not torch
+NO_TORCH = ("llama.cpp allocates through ggml's CUDA backend, not PyTorch: there is no torch allocated / reserved "
+            "figure, only device memory (nvidia-smi)")
 
 PAD = 256  # n_ctx and sliding cells are padded to 256 (llama_context: GGML_PAD(n_ctx, 256)); the context step
 
@@ -226,7 +231,7 @@ def estimate(spec, wl: Inference, gpu=None) -> EngineResult:
                         Fit.within(sum(c.bytes for c in comps), gpu),  # the busiest GPU within usable memory
                         KVCapacity(sum(g.bytes_per_token for g in s.groups)), settings,
                         Placement(host_bytes, int(kv_host), devices=devices, busiest_device=busy),
-                        host_bytes + int(kv_host))
+                        host_bytes + int(kv_host), no_torch=NO_TORCH)
 
 
 def _components(spec, wl: Inference, fmt: str, dev: DeviceMemory, cells_rows: dict[int, list[float]], n_ctx: int,
@@ -268,7 +273,8 @@ def _components(spec, wl: Inference, fmt: str, dev: DeviceMemory, cells_rows: di
     comps.append(Component("compute buffer", int(compute), compute_text, ACTIVATIONS, int(compute * 0.6),
                            int(compute * 1.5), key="compute_buffer"))
     comps.append(cuda_context() if dev.context_bytes else Component(
-        "CUDA context", 0, "0 B: llama.cpp does not use this GPU (--split-mode none)", CONTEXT, key="cuda_context"))
+        "CUDA context", 0, "0 B: llama.cpp does not use this GPU (--split-mode none)", CONTEXT, key="cuda_context",
+        memory=DRIVER))
     return comps
 
 

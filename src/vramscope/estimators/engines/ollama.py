@@ -45,6 +45,10 @@ from ..result import (
 from . import ollama_memory as M
 from .base import Engine, EngineResult
 
+#: Ollama runs llama.cpp's ggml (its own runner), not torch
+NO_TORCH = ("Ollama allocates through ggml (its llama.cpp runner), not PyTorch: there is no torch allocated / "
+            "reserved figure, only device memory (nvidia-smi)")
+
 #: server/routes.go lowVRAMThreshold at 4372d0b
 LOW_VRAM = 20 * M.GIB
 
@@ -334,7 +338,7 @@ def estimate(spec, wl, gpu=None) -> EngineResult:
                                        "Ollama offloads every layer to the GPU (its own estimate)")
     return EngineResult(comps, res.weights_format, tuple(notes), fit,
                         KVCapacity(kv_gpu / cells if cells else 0.0), settings,
-                        Placement(max(0, res.host_bytes - host_kv), host_kv), res.host_bytes)
+                        Placement(max(0, res.host_bytes - host_kv), host_kv), res.host_bytes, no_torch=NO_TORCH)
 
 
 ENTRY = Engine("ollama", estimate, context_step=lambda wl: 1, gpu_dependent=True, kv=KV_POLICY,

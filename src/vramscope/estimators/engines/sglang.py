@@ -52,7 +52,18 @@ from ...units import GiB, MiB, fmt_gib, fmt_num
 from ...workload import Inference
 from ..common import cuda_context, setup
 from ..kv import KVPolicy, kv_bytes_per_sequence, sequence_kv_formula
-from ..result import ACTIVATIONS, ENGINE, KV, STATE, WEIGHTS, Component, Fit, KVCapacity, SGLangSettings
+from ..result import (
+    ACTIVATIONS,
+    CACHE,
+    ENGINE,
+    KV,
+    STATE,
+    WEIGHTS,
+    Component,
+    Fit,
+    KVCapacity,
+    SGLangSettings,
+)
 from .base import Engine, EngineResult
 from .vllm import CUDA_GRAPHS, profile_peak
 
@@ -196,8 +207,9 @@ def estimate(spec, wl: Inference, gpu=None) -> EngineResult:
                                    f"{wl.batch} seq × {fmt_num(s.state_per_seq)} B", STATE, key="recurrent_state"))
     comps.append(Component("activations", peak, f"chunked prefill of {chunk} tokens: logits + sampler",
                            ACTIVATIONS, int(peak * 0.7), int(peak * 1.3), key="activations"))
+    # captured into a torch graph pool as vLLM's are (reserved by the caching allocator, not live tensors)
     comps.append(Component("CUDA graphs", 0 if wl.enforce_eager else CUDA_GRAPHS, "captured decode batches", ENGINE,
-                           0, 0 if wl.enforce_eager else 2 * GiB, key="cuda_graphs"))
+                           0, 0 if wl.enforce_eager else 2 * GiB, key="cuda_graphs", memory=CACHE))
     comps.append(context)
     fit = None
     if pool is not None:

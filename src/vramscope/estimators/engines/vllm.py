@@ -35,7 +35,19 @@ from ...units import GiB, fmt_gib, fmt_num
 from ...workload import Inference
 from ..common import CUDA_CONTEXT, cuda_context, setup, widest_mlp
 from ..kv import KVPolicy, kv_bytes_per_sequence, sequence_kv_formula
-from ..result import ACTIVATIONS, ENGINE, KV, STATE, WEIGHTS, Component, Fit, KVCapacity, VLLMSettings
+from ..result import (
+    ACTIVATIONS,
+    CACHE,
+    DRIVER,
+    ENGINE,
+    KV,
+    STATE,
+    WEIGHTS,
+    Component,
+    Fit,
+    KVCapacity,
+    VLLMSettings,
+)
 from . import vllm_releases as R
 from .base import Engine, EngineResult
 
@@ -161,7 +173,7 @@ def estimate(spec, wl: Inference, gpu=None) -> EngineResult:
         Component("non-torch allocations", non_torch, "NCCL / kernel images / workspaces outside PyTorch"
                   + (" + the CUDA context (this release's budget counts it)" if rel.budget == "torch-peak" else ""),
                   ENGINE, int(non_torch * 0.5), int(non_torch * 2), "measured by vLLM at start-up; modelled",
-                  key="non_torch_allocations"),
+                  key="non_torch_allocations", memory=DRIVER),  # outside torch's allocator, by vLLM's own definition
     ]
     needed_kv = ceil(per_seq * wl.batch)
     available = None
@@ -208,8 +220,11 @@ def estimate(spec, wl: Inference, gpu=None) -> EngineResult:
         graphs, graphs_text = graphs_in_budget, "estimated before the KV pool and taken out of it (vLLM ≥ 0.20)"
     else:
         graphs, graphs_text = CUDA_GRAPHS, "captured after the KV cache, outside gpu_memory_utilization"
+    # the graphs' memory pool is torch's (vllm/platforms/interface.py Platform.get_global_graph_pool →
+    # torch.cuda.graph_pool_handle()): reserved by the caching allocator, its blocks free between replays
+    # (vLLM keeps only weak references to the outputs), so reserved, not allocated
     comps.append(Component("CUDA graphs", graphs, graphs_text, ENGINE, 0, 0 if wl.enforce_eager else 2 * GiB,
-                           key="cuda_graphs"))
+                           key="cuda_graphs", memory=CACHE))
     comps.append(cuda_context())
     fit = None
     if available is not None:

@@ -18,7 +18,7 @@ from ... import spec as S
 from ...errors import InvariantError
 from ...workload import Training
 from ..common import cuda_context
-from ..result import Component, Estimate, Fit, ModelStates, Phase, Placement, TrainingStep
+from ..result import UNIFIED, Component, Estimate, Fit, ModelStates, Phase, Placement, TrainingStep
 from ..sharding import busiest_stage_candidates, state_sharding
 from ..trainable import trainables
 from .buffers import buffers
@@ -56,7 +56,8 @@ def paged_states(paged: float, torch_bytes: int, torch_low: int, gpu, optimizer:
                      f"bitsandbytes {'8-bit' if optimizer.endswith('8bit') else '32-bit'} states of tensors >= 1e5 "
                      f"elements in CUDA unified memory ({paged / (1 << 30):.2f} GiB): {where}; outside torch's "
                      "allocated and reserved figures", "optimizer", 0, int(most),
-                     note="evicted to host RAM when the GPU needs the room", key="paged_optimizer_states")
+                     note="evicted to host RAM when the GPU needs the room", key="paged_optimizer_states",
+                     memory=UNIFIED)
 
 
 def estimate_training(spec: S.ModelSpec, tr: Training, gpu=None) -> Estimate:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from ...units import GiB
 from .. import optimizers as O
-from ..result import ACTIVATIONS, CONTEXT, Component
+from ..result import ACTIVATIONS, CACHE, CONTEXT, Component
 from .buffers import AUTOCAST_COPIES, BUFFERS
 from .forward import Forward
 from .stage import StageContext
@@ -208,5 +208,5 @@ def peak_components(ctx: StageContext, states: States, fwd: Forward, bufs: list[
     comps.extend(bufs)
     if dynamic:
         comps.append(Component("allocator slack", int(slack), "caching-allocator fragmentation ≈ 5% of activations (0–20%)",
-                               CONTEXT, 0, int(0.2 * dynamic), key="allocator_slack"))
+                               CONTEXT, 0, int(0.2 * dynamic), key="allocator_slack", memory=CACHE))
     return comps

@@ -23,7 +23,8 @@ PKG = Path(__file__).resolve().parents[1] / "src" / "vramscope"
 BUILTIN_RAISES = {
     ("__init__.py", "AttributeError"): "module __getattr__: the protocol of a missing attribute",
     ("exact/__init__.py", "AttributeError"): "module __getattr__: the protocol of a missing attribute",
-    ("estimators/result.py", "KeyError"): "Estimate.component(name): a lookup by a programmer, as a mapping's",
+    ("estimators/result.py", "KeyError"): "Estimate.component(name), MemoryFigures.figure(kind): a lookup by a "
+                                          "programmer, as a mapping's",
     ("estimators/engines/ollama_memory.py", "ValueError"): "parse_human_bytes reads Ollama's own log lines (the "
                                                            "tests' measured rows), never a user's input",
     ("estimators/optimizers.py", "ValueError"): "unreachable: the Training workload validated the optimizer",

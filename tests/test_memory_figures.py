@@ -115,7 +115,7 @@ def test_memory_figures_nest_for_any_mix_of_pools():
     assert (m.allocated.bytes, m.reserved.bytes, m.device.bytes) == (10, 13, 22)
     assert (m.allocated.low_bytes, m.reserved.low_bytes, m.device.low_bytes) == (5, 5, 13)
     assert (m.allocated.high_bytes, m.reserved.high_bytes, m.device.high_bytes) == (20, 26, 39)
-    with pytest.raises(ValueError, match="use one of allocated, reserved, device"):
+    with pytest.raises(KeyError, match="use one of allocated, reserved, device"):
         m.figure("total")
 
 

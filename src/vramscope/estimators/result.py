@@ -490,7 +490,7 @@ class MemoryFigures:
     def figure(self, kind: str) -> Figure | None:
         """The figure called ``kind`` (allocated | reserved | device); None where the engine has none."""
         if kind not in FIGURES:
-            raise ValueError(f"unknown figure {kind!r}; use one of {', '.join(FIGURES)}")
+            raise KeyError(f"unknown figure {kind!r}; use one of {', '.join(FIGURES)}")  # a programmer's lookup
         return getattr(self, kind)
 
     def to_dict(self) -> dict[str, Any]:

@@ -132,3 +132,73 @@ def test_published_runs_compare_each_kind_with_the_estimate_s_own_figure():
     assert pr.figure(est, "reserved")[0] == est["per_gpu_bytes"] - CUDA_CONTEXT
     with pytest.raises(ValueError, match="unknown kind"):
         pr.figure(est, "total")
+
+
+# --- the command line: --report picks the headline, all three figures under the table ---------------
+def _gib(nbytes: int) -> str:
+    return f"{nbytes / 2**30:,.2f}"
+
+
+def _cli(args, capsys, monkeypatch):
+    from conftest import run_cli
+
+    monkeypatch.setenv("COLUMNS", "240")
+    return run_cli(["estimate", *args], capsys)
+
+
+def test_the_table_headline_is_the_device_figure_by_default_and_names_it(capsys, monkeypatch):
+    est = vramscope.estimate("meta-llama/Llama-3.1-8B", method="lora", gpu=H100)
+    code, out, _ = _cli(["meta-llama/Llama-3.1-8B", "--method", "lora", "--gpu", H100], capsys, monkeypatch)
+    assert code == 0
+    lines = out.splitlines()
+    head = next(line for line in lines if "per GPU" in line)
+    assert "per GPU — device" in head and _gib(est.per_gpu_bytes) in head
+    m = est.memory
+    for label, fig, source in (("peak allocated", m.allocated, "torch.cuda.max_memory_allocated"),
+                               ("peak reserved", m.reserved, "torch.cuda.max_memory_reserved"),
+                               ("device", m.device, "nvidia-smi")):
+        line = next(x for x in lines if x.strip().startswith(label + " ") and "GiB" in x)
+        assert f"{_gib(fig.bytes)} GiB ({_gib(fig.low_bytes)}–{_gib(fig.high_bytes)})" in " ".join(line.split())
+        assert source in line and (("◀ headline" in line) == (label == "device"))
+    assert "not in" not in out  # every component is in the device figure
+
+
+def test_report_reserved_headlines_the_reserved_figure_and_marks_what_is_outside(capsys, monkeypatch):
+    est = vramscope.estimate("meta-llama/Llama-3.1-8B", method="lora", gpu=H100)
+    code, out, _ = _cli(["meta-llama/Llama-3.1-8B", "--method", "lora", "--gpu", H100, "--report", "reserved"],
+                        capsys, monkeypatch)
+    assert code == 0
+    head = next(line for line in out.splitlines() if "per GPU" in line)
+    expected = est.per_gpu_bytes - CUDA_CONTEXT  # reserved: everything but the CUDA context
+    assert "per GPU — peak reserved" in head and _gib(expected) in head
+    assert "CUDA context (not in peak reserved)" in out
+    assert "allocator slack (not in" not in out  # the slack is reserved memory
+    marked = next(line for line in out.splitlines() if "◀ headline" in line)
+    assert marked.strip().startswith("peak reserved")
+
+
+@pytest.mark.parametrize("args,fragment", [
+    (["--report", "nvml"], "unknown report 'nvml'; choose device"),
+    (["--report", "reserved", "--json"], "--report picks the table's headline"),
+    (["--engine", "llamacpp", "--weights", "Q4_K_M", "--report", "allocated"], "llama.cpp allocates through ggml"),
+    (["--engine", "ollama", "--gpu", "RTX-4090", "--report", "reserved"], "use --report device"),
+    (["--pai", "--report", "device"], "--report does not apply to --pai"),
+])
+def test_a_bad_report_is_one_line_and_exit_2(args, fragment, capsys, monkeypatch):
+    code, out, err = _cli(["meta-llama/Llama-3.1-8B", *args], capsys, monkeypatch)
+    assert code == 2 and fragment in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_llamacpp_prints_no_allocated_or_reserved_number(capsys, monkeypatch):
+    code, out, _ = _cli(["meta-llama/Llama-3.1-8B", "--engine", "llamacpp", "--weights", "Q4_K_M"], capsys, monkeypatch)
+    assert code == 0
+    lines = [x for x in out.splitlines() if x.strip().startswith(("peak allocated", "peak reserved"))]
+    assert len(lines) == 2 and all("—" in x and "GiB" not in x for x in lines)
+    assert "not PyTorch" in out
+
+
+def test_the_help_says_device_is_the_default(capsys, monkeypatch):
+    code, out, _ = _cli(["--help"], capsys, monkeypatch)
+    assert code == 0 and "--report" in out
+    flat = " ".join(out.replace("│", " ").split())
+    assert "device (default: what nvidia-smi shows" in flat

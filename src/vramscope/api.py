@@ -10,7 +10,7 @@ from typing import Any
 
 from .errors import VramscopeError
 from .estimators.inference import estimate_inference
-from .estimators.result import Estimate
+from .estimators.result import FIGURE_MEANS, FIGURE_POOLS, Estimate, Figure
 from .invariants import checked
 from .spec import ModelSpec
 from .workload import Inference, make_inference
@@ -684,6 +684,34 @@ def engine_names() -> tuple[str, ...]:
     from .estimators.engines import ENGINES
 
     return tuple(ENGINES)
+
+
+#: the figures an estimate reports per GPU (``Estimate.memory``) that a presenter may headline, the
+#: default first: device memory as nvidia-smi shows it, then torch's peak reserved and peak allocated
+REPORTS: tuple[str, ...] = ("device", "reserved", "allocated")
+#: what each figure is (for help texts and labels) and the component pools it holds
+REPORT_MEANS: dict[str, str] = FIGURE_MEANS
+REPORT_POOLS: dict[str, tuple[str, ...]] = FIGURE_POOLS
+
+
+def report_kind(value: str | None) -> str:
+    """The figure a presenter headlines: ``value`` checked (None → ``device``); one clear line otherwise."""
+    if value is None:
+        return REPORTS[0]
+    kind = str(value).strip().lower()
+    if kind not in REPORTS:
+        raise VramscopeError(f"unknown report {value!r}; choose device (what nvidia-smi shows, the default), "
+                             "reserved (torch.cuda.max_memory_reserved) or allocated (torch.cuda.max_memory_allocated)")
+    return kind
+
+
+def reported_figure(est: Estimate, kind: str) -> Figure:
+    """The estimate's ``kind`` figure (:func:`report_kind`); an engine that is not torch has no allocated /
+    reserved figure, and asking for one is refused with the reason."""
+    fig = est.memory.figure(report_kind(kind))
+    if fig is None:
+        raise VramscopeError(f"no {kind} figure for {est.engine} ({est.memory.unavailable})")
+    return fig
 
 
 def training_choices() -> dict[str, tuple[str, ...]]:

@@ -17,6 +17,7 @@ from .options import (
     CheckOpt,
     ModelArg,
     Opt,
+    ReportOpt,
     flag,
     inference_cmd,
     refuse_active,
@@ -67,7 +68,7 @@ def info_cmd(
 
 def _pai(model: str, active: str | None, method: str | None, optimizer: str | None, workload: dict[str, Any],
          training: dict[str, Any], gpu: str | None, gpus: int | None, gpu_memory: str | None, as_json: bool,
-         check: bool) -> None:
+         check: bool, report: str | None = None) -> None:
     """The seed's PAI rule-of-thumb tables for a model (its parameter counts) or a bare size.
 
     The seed's formulas take the parameter count (total and active), the concurrency / batch, the
@@ -80,6 +81,8 @@ def _pai(model: str, active: str | None, method: str | None, optimizer: str | No
     stray += [flag(k) for k, v in training.items() if v is not None and not (k == "precision" and method)]
     if check:
         stray.append("--check")
+    if report is not None:
+        stray.append("--report")
     if stray:
         raise VramscopeError(f"{', '.join(stray)} {'does' if len(stray) == 1 else 'do'} not apply to --pai (the seed's "
                              "PAI rule of thumb takes the model's size, --active, --method, --optimizer, --batch, "
@@ -109,18 +112,25 @@ def estimate_cmd(
     pai: Annotated[bool, Opt("--pai", help="the seed's Alibaba Cloud PAI rule-of-thumb tables (decimal GB)")] = False,
     method: Annotated[str | None, Opt("--method", help="training: full | freeze | lora | dora | qlora | prefix | prompt | ptuning | galore (PAI: full | lora | qlora | qlora-8bit)")] = None,
     optimizer: Annotated[str | None, Opt("--optimizer", help="adamw, adamw-8bit, paged-adamw-8bit, adafactor, sgd, sgd-momentum, rmsprop, lion, muon (PAI: Adam/AdamW, SGD+Momentum, RMSProp, SGD)")] = None,
+    report: ReportOpt = None,
     check: CheckOpt = False,
     workload, training, gpu, gpus, gpu_memory, active, as_json,
 ) -> None:
     """GPU memory of a model: inference by default, training with --method, RL with --rl.
 
-    Prints the components with their formulas, the per-GPU total with its low–high band, and the GPUs that fit.
+    Prints the components with their formulas, the per-GPU figure with its low–high band (device memory as
+    nvidia-smi shows it, or the one --report names), the three figures (peak allocated, peak reserved,
+    device), and the GPUs that fit.
     """
-    from ..api import checking, estimate
+    from ..api import checking, estimate, report_kind, reported_figure
 
     if pai:
-        _pai(model, active, method, optimizer, workload, training, gpu, gpus, gpu_memory, as_json, check)
+        _pai(model, active, method, optimizer, workload, training, gpu, gpus, gpu_memory, as_json, check, report)
         return
+    kind = report_kind(report)  # a bad value: one line, exit 2, before any estimate
+    if report is not None and as_json:
+        raise VramscopeError("--report picks the table's headline; --json prints all three figures under \"memory\" "
+                             "(allocated, reserved, device): leave --report out")
     refuse_active(model, active)
     if method is not None or training.get("rl") is not None:
         wl = training_workload(workload, training, method, optimizer)
@@ -135,7 +145,12 @@ def estimate_cmd(
         wl = workload
     with checking(check):
         est = estimate(model, gpu=gpu, gpu_memory=gpu_memory, gpus=gpus, active=active, **wl)
-    show.estimate(est, as_json)
+    if not as_json:
+        try:
+            reported_figure(est, kind)
+        except VramscopeError as exc:  # llama.cpp / Ollama have no torch figure: one line saying so, exit 2
+            raise VramscopeError(f"--report {kind}: {exc}; use --report device") from None
+    show.estimate(est, as_json, kind)
 
 
 @app.command("fit")

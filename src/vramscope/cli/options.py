@@ -131,7 +131,7 @@ def inference_cmd(fn):
         ("active", Annotated[str | None, Opt("--active", help="active parameters for a bare MoE size, e.g. 14B")], None),
         ("as_json", Annotated[bool, Opt("--json", help="print one JSON document")], False),
     ]
-    sig = inspect.signature(fn)
+    sig = inspect.signature(fn, eval_str=True)  # the commands module postpones annotations: read its Opt()s
     reserved = {"workload", "gpu", "gpus", "gpu_memory", "active", "as_json"}
     params = [p for p in sig.parameters.values() if p.name not in reserved]
     names = [name for name, _, _ in extra]
@@ -198,7 +198,7 @@ def training_cmd(fn):
     import functools
     import inspect
 
-    sig = inspect.signature(fn)
+    sig = inspect.signature(fn, eval_str=True)  # the commands module postpones annotations: read its Opt()s
     params = [p for p in sig.parameters.values() if p.name != "training"]
     names = [name for name, _, _ in TRAINING_OPTIONS]
     params += [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=ann)
@@ -289,6 +289,12 @@ def training_workload(workload: dict[str, Any], training: dict[str, Any], method
                              + f", not to this run (--method {wl['method']}, {what})")
     return wl
 
+
+ReportOpt = Annotated[str | None, Opt("--report", metavar="FIGURE",
+                                      help="the per-GPU figure the table's headline shows: device (default: what "
+                                      "nvidia-smi shows, CUDA context and memory outside torch included) | reserved "
+                                      "(torch.cuda.max_memory_reserved) | allocated (torch.cuda.max_memory_allocated); "
+                                      "all three are printed under the table")]
 
 CheckOpt = Annotated[bool, Opt("--check", help="check every estimate against vramscope's invariants (exit 3 on a "
                                               "violation: a bug to report)")]

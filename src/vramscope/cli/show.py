@@ -68,13 +68,51 @@ def info(info: Any) -> None:
         con.print(f"[yellow]assumption:[/yellow] {a}")
 
 
-def estimate(est: Any, as_json: bool) -> None:
-    """``vramscope estimate``: the components with their formulas, the per-GPU total and band, fit, KV capacity,
-    the GPUs it runs on, speed, the seeds' rules of thumb and the assumptions."""
+#: how the table names each per-GPU figure (``vramscope estimate --report``)
+FIGURE_LABELS = {"allocated": "peak allocated", "reserved": "peak reserved", "device": "device"}
+#: the tool that shows each figure, for the lines under the table
+FIGURE_SOURCES = {"allocated": "torch.cuda.max_memory_allocated: torch tensors",
+                  "reserved": "torch.cuda.max_memory_reserved: + the caching allocator's slack",
+                  "device": "nvidia-smi: + CUDA context and memory outside torch"}
+
+
+def _gib(nbytes: int) -> str:
+    return f"{nbytes / 2**30:,.2f}"
+
+
+def figures(est: Any, report: str) -> list[str]:
+    """The three per-GPU figures, one line each with its kind named; the headline one marked."""
+    from rich.markup import escape
+
+    m = est.memory
+    width = max(map(len, FIGURE_LABELS.values()))
+    lines = []
+    for kind in ("allocated", "reserved", "device"):
+        fig = m.figure(kind)
+        head = f"{FIGURE_LABELS[kind]:<{width}}"
+        if fig is None:
+            lines.append(f"  {head}  {'—':>10}  not torch (below)")
+            continue
+        mark = "  [bold]◀ headline[/bold]" if kind == report else ""
+        source = FIGURE_SOURCES[kind] if m.unavailable is None else "nvidia-smi: every buffer + CUDA context"
+        lines.append(f"  {head}  {_gib(fig.bytes):>6} GiB  ({_gib(fig.low_bytes)}–{_gib(fig.high_bytes)})  "
+                     f"{source}{mark}")
+    if m.unavailable:
+        lines.append(f"  {escape(m.unavailable)}")
+    return lines
+
+
+def estimate(est: Any, as_json: bool, report: str = "device") -> None:
+    """``vramscope estimate``: the components with their formulas, the per-GPU figure ``report`` names (device
+    memory by default) with its band, the three figures, fit, KV capacity, the GPUs it runs on, speed, the
+    seeds' rules of thumb and the assumptions."""
     if as_json:
         sys.stdout.write(est.to_json() + "\n")
         return
+    from rich.markup import escape
     from rich.table import Table
+
+    from ..api import REPORT_POOLS
 
     con = console()
     m = est.model
@@ -83,11 +121,17 @@ def estimate(est: Any, as_json: bool) -> None:
     table = Table(show_lines=False)
     for col in ("component", "GiB", "low–high GiB", "formula"):
         table.add_column(col, justify="right" if "GiB" in col else "left", overflow="fold")
+    inside = REPORT_POOLS[report]
     for c in est.components:
-        table.add_row(c.name, f"{c.bytes / 2**30:,.2f}", f"{c.lo / 2**30:,.2f}–{c.hi / 2**30:,.2f}", c.formula)
-    table.add_row("[bold]per GPU[/bold]", f"[bold]{est.per_gpu_bytes / 2**30:,.2f}[/bold]",
-                  f"{est.low_bytes / 2**30:,.2f}–{est.high_bytes / 2**30:,.2f}", "")
+        name = escape(c.name) + ("" if c.memory in inside else f" [dim](not in {FIGURE_LABELS[report]})[/dim]")
+        table.add_row(name, _gib(c.bytes), f"{_gib(c.lo)}–{_gib(c.hi)}", c.formula)
+    head = est.memory.figure(report)
+    table.add_row(f"[bold]per GPU — {FIGURE_LABELS[report]}[/bold]", f"[bold]{_gib(head.bytes)}[/bold]",
+                  f"{_gib(head.low_bytes)}–{_gib(head.high_bytes)}", "")
     con.print(table)
+    con.print("per-GPU figures, GiB (low–high):")
+    for line in figures(est, report):
+        con.print(line, highlight=False)
     devices = est.placement.devices if est.placement is not None else None
     if devices and len(devices) > 1:
         dt = Table(title=f"per GPU ({est.engine} split; the table above is GPU {est.placement.busiest_device}'s)",

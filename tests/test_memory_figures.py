@@ -202,3 +202,39 @@ def test_the_help_says_device_is_the_default(capsys, monkeypatch):
     assert code == 0 and "--report" in out
     flat = " ".join(out.replace("│", " ").split())
     assert "device (default: what nvidia-smi shows" in flat
+
+
+# --- the web page: the same choice, the three figures ------------------------------------------------
+def _page(**changes):
+    from vramscope.web import handlers
+    from vramscope.web.state import DEFAULTS
+
+    return handlers.compute({**DEFAULTS, **changes})
+
+
+def test_the_page_headlines_the_chosen_figure_and_lists_all_three():
+    est = vramscope.estimate("meta-llama/Llama-3.1-8B", gpu="RTX-4090-24GB", batch=1, context=4096)
+    m = est.memory
+    page = _page()
+    assert page.query == ""  # device is the default: not in the link
+    assert f'class="vs-total" data-figure="device" data-bytes="{m.device.bytes}"' in page.html
+    for name, fig in (("allocated", m.allocated), ("reserved", m.reserved), ("device", m.device)):
+        assert f'data-figure="{name}"' in page.html and f'data-bytes="{fig.bytes}"' in page.html
+    page = _page(report="allocated")
+    assert page.query == "report=allocated"
+    assert f'class="vs-total" data-figure="allocated" data-bytes="{m.allocated.bytes}"' in page.html
+    assert "not in peak allocated (torch)" in page.html  # the slack and the CUDA context are outside it
+    zh = _page(report="reserved", lang="zh")
+    assert "峰值 reserved（torch）" in zh.html and "每卡的三个数字" in zh.html and "不计入" in zh.html
+
+
+def test_the_page_shows_device_memory_for_llamacpp_and_says_why():
+    page = _page(engine="llamacpp", report="reserved")
+    est = vramscope.estimate("meta-llama/Llama-3.1-8B", engine="llamacpp", gpu="RTX-4090-24GB", batch=1, context=4096)
+    assert page.ok and f'data-figure="device" data-bytes="{est.per_gpu_bytes}"' in page.html
+    assert "has no peak reserved (torch) figure" in page.html and "does not allocate through PyTorch" in page.html
+
+
+def test_an_unknown_report_in_a_link_is_said_not_silently_replaced():
+    page = _page(report="nvml")
+    assert not page.ok and "nvml" in page.html and "device" in page.html

@@ -287,6 +287,38 @@ def test_url_state_round_trip(open_page):
     expect_estimate(again, "train", vramscope.estimate("Qwen/Qwen3-8B", batch=4, **kw))
 
 
+def test_the_headline_figure_is_picked_and_the_three_figures_shown(open_page):
+    page = open_page()
+    tab(page, "train")
+    est = vramscope.estimate(LLAMA, method="lora", precision="bf16", optimizer="adamw", batch=1, seq_len=2048,
+                             grad_accum=1, grad_ckpt="none", attn="sdpa", zero=0, fsdp="none", offload="none", tp=1,
+                             pp=1, gpus=1, lora_rank=16, lora_targets="default", gpu="H100-SXM-80GB")
+    m, box = est.memory, page.locator("#out-train")
+    expect_estimate(page, "train", est)  # device memory (nvidia-smi) by default
+    expect(box.locator(".vs-total")).to_have_attribute("data-figure", "device")
+    for name, fig in (("allocated", m.allocated), ("reserved", m.reserved), ("device", m.device)):
+        expect(box.locator(f'.vs-figures tr[data-figure="{name}"] .vs-gib')).to_have_text(f"{fig.bytes / GiB:,.2f}")
+    expect(box.locator(".vs-figures tr.vs-headline")).to_have_attribute("data-figure", "device")
+    radio(page, "report", "peak reserved (torch)")
+    expect(box.locator(".vs-total")).to_have_attribute("data-bytes", str(m.reserved.bytes))
+    expect(box.locator(".vs-total")).to_have_text(fmt_gib(m.reserved.bytes))
+    expect(box.locator(".vs-kind")).to_have_text("peak reserved (torch)")
+    expect(box.locator('tr[data-name="CUDA context"] .vs-out')).to_have_text("not in peak reserved (torch)")
+    expect(page).to_have_url(re.compile(r"report=reserved"))
+    shot(page, "train-reserved")
+    radio(page, "lang", "中文")
+    expect(page.locator("#in-report")).to_contain_text("峰值 allocated（torch）")
+    expect(box.locator(".vs-kind")).to_have_text("峰值 reserved（torch）")
+    radio(page, "report", "峰值 allocated（torch）")
+    expect(box.locator(".vs-total")).to_have_attribute("data-bytes", str(m.allocated.bytes))
+    tab(page, "infer")  # llama.cpp has no torch figure: the headline stays on device memory and says so
+    pick(page, "engine", "llama.cpp")
+    infer = page.locator("#out-infer")
+    expect(infer.locator(".vs-total")).to_have_attribute("data-figure", "device")
+    expect(infer.locator(".vs-msg")).to_contain_text("主数字显示设备显存")
+    expect(infer.locator('.vs-figures tr[data-figure="allocated"]')).to_contain_text("—")
+
+
 def test_bad_input_shows_a_message_and_the_page_recovers(open_page, tmp_path):
     page = open_page()
     alert = page.locator("#out-infer [role=alert]")

@@ -244,6 +244,9 @@ def build(max_upload: int | None = None, computer: Computer | None = None) -> gr
                 ui.md("title", heading=True, elem_id="vs-title")
             with gr.Column(scale=2, min_width=220):
                 ui.radio("lang", LANGS, container=True)
+            with gr.Column(scale=3, min_width=300):
+                # the figure an estimate's headline shows: device (nvidia-smi, the default) | reserved | allocated
+                ui.radio("report", FIELDS_BY["report"].choices, container=True)
             with gr.Column(scale=1, min_width=120):
                 copy = gr.Button(t("copy_link", "en"), size="sm", elem_id="copy-link")
                 ui.static.append((copy, "copy_link", "button"))

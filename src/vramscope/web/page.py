@@ -25,6 +25,7 @@ from .parse import (
     MAX_UPLOAD_BYTES,
     MODEL_FIELDS,
     PAGE_FIELDS,
+    REPORT_TABS,
     InputError,
     ModelRef,
     allow_local,
@@ -78,8 +79,9 @@ class Page:
 
 
 def tab_items(values: Mapping[str, Any], tab: str) -> tuple[tuple[str, Any], ...]:
-    """The inputs that a tab reads (its memo key)."""
-    return tuple((n, values[n]) for n in tab_fields(tab))
+    """The inputs that a tab reads (its memo key); an estimate's tab also reads the headline figure."""
+    names = (*tab_fields(tab), "report") if tab in REPORT_TABS else tab_fields(tab)
+    return tuple((n, values[n]) for n in names)
 
 
 def _guard(fn: Callable[[], tuple[str, str]], lang: str) -> tuple[str, str, bool]:

@@ -32,7 +32,9 @@ LORA_METHODS = ("lora", "dora", "qlora")
 TAB_PREFIX = {"infer": None, "train": "t_", "rl": "r_", "mm": "m_", "fit": "f_", "pai": "p_"}
 INFER_FIELDS = ("engine", "weights", "kv", "batch", "context", "gpu", "gpus", "util", "ngl")
 MODEL_FIELDS = ("src", "model", "hub", "arch", "size", "active")
-PAGE_FIELDS = ("tab", "lang")
+PAGE_FIELDS = ("tab", "lang", "report")
+#: the tabs whose result is an estimate: their headline shows the figure ``report`` names
+REPORT_TABS = ("infer", "train", "rl", "mm")
 
 
 def tab_fields(tab: str) -> tuple[str, ...]:

@@ -45,6 +45,8 @@ CSS = """
 .vs-kv { display: grid; grid-template-columns: max-content auto; gap: 2px 14px; margin: 6px 0 10px; }
 .vs-kv .vs-big { font-size: 20px; font-weight: 700; }
 .vs-h { font-weight: 700; margin: 12px 0 4px; }
+.vs-figures tr.vs-headline td { font-weight: 700; }
+.vs-kind { opacity: .8; font-size: 13px; }
 .vs-model { font-size: 13.5px; }
 .vs-model b { font-size: 15px; }
 """
@@ -103,33 +105,76 @@ def bar(components: Sequence[Any], lang: str, capacity: int | None = None) -> st
            f'<div class="vs-legend">{legend}</div>'
 
 
-def components_table(components: Sequence[Any], per_gpu: int, low: int, high: int, lang: str) -> str:
+def components_table(components: Sequence[Any], per_gpu: int, low: int, high: int, lang: str,
+                     report: str = "device") -> str:
+    """The components with their bands and formulas; with a headline other than device, the components
+    outside that figure are marked (the total row is the device figure, the sum of them all)."""
+    from ..api import REPORT_POOLS
+
     rows = []
     for c in components:
         note = f'<div class="vs-note">{e(c.note)}</div>' if c.note else ""
+        out = "" if c.memory in REPORT_POOLS[report] else \
+            f' <span class="vs-note vs-out">{e(t("not_in", lang, figure=t(f"report.{report}", lang)))}</span>'
         rows.append(({"data-name": c.name},
-                     e(component_name(c, lang)), gib_span(c.bytes).replace(" GiB", ""),
+                     e(component_name(c, lang)) + out, gib_span(c.bytes).replace(" GiB", ""),
                      f"{e(f'{c.lo / GiB:,.2f}')} – {e(f'{c.hi / GiB:,.2f}')}", f"<code>{e(c.formula)}</code>{note}"))
     rows.append(({"class": "vs-sum", "data-name": "total"}, e(t("total", lang)),
                  gib_span(per_gpu).replace(" GiB", ""), f"{low / GiB:,.2f} – {high / GiB:,.2f}", ""))
     return table([t("component", lang), t("gib", lang), t("low_high", lang), t("formula", lang)], rows, numeric=(1, 2))
 
 
-def headline(est: Any, lang: str) -> str:
-    """Per-GPU total, its band, and whether it fits the chosen GPU(s)."""
-    parts = [f'<span class="vs-total" data-bytes="{est.per_gpu_bytes}">{e(fmt_gib(est.per_gpu_bytes))}</span>'
-             f' <span class="vs-sub">{e(t("per_gpu", lang))}</span>',
-             f'<span class="vs-band" data-low="{est.low_bytes}" data-high="{est.high_bytes}">{e(t("band", lang))} '
-             f"{e(fmt_gib(est.low_bytes))} – {e(fmt_gib(est.high_bytes))}</span>"]
+def shown_figure(est: Any, report: str) -> str:
+    """The figure the headline shows: ``report``, or device where the engine has no such figure (not torch)."""
+    return report if est.memory.figure(report) is not None else "device"
+
+
+def headline(est: Any, lang: str, report: str = "device") -> str:
+    """The per-GPU figure ``report`` names (device memory by default) with its kind and band, and whether
+    the estimate fits the chosen GPU(s) (always by the engine's rule on device memory)."""
+    kind = shown_figure(est, report)
+    fig = est.memory.figure(kind)
+    parts = [f'<span class="vs-total" data-figure="{kind}" data-bytes="{fig.bytes}">{e(fmt_gib(fig.bytes))}</span>'
+             f' <span class="vs-sub">{e(t("per_gpu", lang))}</span>'
+             f' <span class="vs-kind">{e(t(f"report.{kind}", lang))}</span>',
+             f'<span class="vs-band" data-low="{fig.low_bytes}" data-high="{fig.high_bytes}">{e(t("band", lang))} '
+             f"{e(fmt_gib(fig.low_bytes))} – {e(fmt_gib(fig.high_bytes))}</span>"]
     if est.num_gpus > 1:
-        parts.append(f'<span class="vs-sub">{e(t("total_n", lang, total=fmt_gib(est.total_bytes), n=est.num_gpus))}</span>')
+        total = fig.bytes * est.num_gpus
+        parts.append(f'<span class="vs-sub">{e(t("total_n", lang, total=fmt_gib(total), n=est.num_gpus))}</span>')
     if est.gpu:
         key = "fits" if est.fits else "no_fit"
         cls = "vs-ok" if est.fits else "vs-bad"
         text = t(key, lang, n=est.num_gpus, gpu=est.gpu.get("name", est.gpu.get("id")),
                  mem=fmt_gib(est.gpu.get("usable_bytes", est.gpu["memory_bytes"])))
         parts.append(f'<span class="vs-fit {cls}" data-fits="{str(bool(est.fits)).lower()}">{e(text)}</span>')
-    return f'<div class="vs-head">{"".join(parts)}</div>'
+    out = f'<div class="vs-head">{"".join(parts)}</div>'
+    if kind != report:  # llama.cpp / Ollama: no torch figure to show
+        out += message("info", t("report_fallback", lang, engine=t(f"engine.{est.engine}", lang),
+                                 figure=t(f"report.{report}", lang)))
+    return out
+
+
+def figures(est: Any, lang: str, report: str = "device") -> str:
+    """The three per-GPU figures — peak allocated, peak reserved, device — each with its band and what it
+    is; the headline's row marked. An engine that is not torch shows — and why."""
+    m = est.memory
+    kind = shown_figure(est, report)
+    rows = []
+    for name in ("allocated", "reserved", "device"):
+        fig = m.figure(name)
+        what = "figure.device.native" if name == "device" and m.unavailable else f"figure.{name}"
+        label = e(t(f"report.{name}", lang)) + (f' <span class="vs-note">◀ {e(t("headline_mark", lang))}</span>'
+                                                 if name == kind else "")
+        attrs = {"data-figure": name, **({"class": "vs-headline"} if name == kind else {})}
+        if fig is None:
+            rows.append((attrs, label, "—", "—", e(t("no_torch", lang, engine=t(f"engine.{est.engine}", lang)))))
+        else:
+            rows.append((attrs, label, gib_span(fig.bytes).replace(" GiB", ""),
+                         f"{fig.low_bytes / GiB:,.2f} – {fig.high_bytes / GiB:,.2f}", e(t(what, lang))))
+    return (f'<div class="vs-h">{e(t("figures", lang))}</div>'
+            + table([t("figure", lang), t("gib", lang), t("low_high", lang), t("what", lang)], rows, numeric=(1, 2),
+                    cls="vs-figures"))
 
 
 def chips(items: Iterable[str]) -> str:
@@ -170,15 +215,18 @@ def rules_of_thumb(rules: Sequence[dict], lang: str) -> str:
             + table([t("rule", lang), t("gib", lang), t("ratio", lang), t("source", lang)], rows, numeric=(1, 2)))
 
 
-def estimate_html(est: Any, lang: str, *, extra_top: str = "", extra: str = "", fits_heading: str = "runs_on") -> str:
-    """The full result block of an estimate."""
+def estimate_html(est: Any, lang: str, *, extra_top: str = "", extra: str = "", fits_heading: str = "runs_on",
+                  report: str = "device") -> str:
+    """The full result block of an estimate; its headline is the figure ``report`` names (device memory
+    as nvidia-smi shows it by default), the three figures beside it."""
     d = est.details
     capacity = None
     if est.gpu:
         capacity = est.gpu.get("usable_bytes", est.gpu["memory_bytes"])
     out = [f'<div class="vs-result" data-mode="{e(est.mode)}" data-engine="{e(est.engine)}">', extra_top,
-           headline(est, lang), bar(est.components, lang, capacity),
-           components_table(est.components, est.per_gpu_bytes, est.low_bytes, est.high_bytes, lang)]
+           headline(est, lang, report), figures(est, lang, report), bar(est.components, lang, capacity),
+           components_table(est.components, est.per_gpu_bytes, est.low_bytes, est.high_bytes, lang,
+                            shown_figure(est, report))]
     if "kv_capacity_tokens" in d and d.get("max_concurrency") is not None:
         text = t("kv_capacity", lang, tokens=f"{d['kv_capacity_tokens']:,}", len=f"{d.get('max_model_len') or 0:,}",
                  conc=f"{d['max_concurrency']:.2f}")

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode
 
-from ..api import PAI_OPTIMIZERS, engine_names, training_choices
+from ..api import PAI_OPTIMIZERS, REPORTS, engine_names, training_choices
 
 _TRAINING = training_choices()
 METHODS, PRECISIONS, OPTIMIZERS = _TRAINING["methods"], _TRAINING["precisions"], _TRAINING["optimizers"]
@@ -62,6 +62,7 @@ FIELDS: tuple[Field, ...] = (
     # page
     _f("tab", "infer", TABS),
     _f("lang", "en", LANGS),
+    _f("report", REPORTS[0], REPORTS),  # the per-GPU figure an estimate's headline shows (device: nvidia-smi)
     # the model (shared by every tab but the PAI one)
     _f("src", "catalog", SOURCES),
     _f("model", DEFAULT_MODEL),

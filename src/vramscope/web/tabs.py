@@ -50,7 +50,7 @@ def inference_tab(spec, values: Mapping[str, Any], lang: str) -> tuple[str, str]
 
     kw = inference_kwargs(values, lang)
     est = estimate(spec, **kw)
-    html = render.estimate_html(est, lang)
+    html = render.estimate_html(est, lang, report=values.get("report", "device"))
     export_kw = {k: v for k, v in kw.items() if k != "engine"}
     if kw["engine"] == "llamacpp":
         code = _export("llamacpp", spec, export_kw)
@@ -67,7 +67,8 @@ def training_tab(spec, values: Mapping[str, Any], lang: str) -> tuple[str, str]:
 
     kw = training_kwargs(values, lang)
     est = estimate(spec, **kw)
-    html = render.estimate_html(est, lang, extra=render.training_extra(est.details, lang), fits_heading="runs_on_train")
+    html = render.estimate_html(est, lang, extra=render.training_extra(est.details, lang), fits_heading="runs_on_train",
+                                report=values.get("report", "device"))
     target = "fsdp" if est.workload["fsdp"] != "none" else "deepspeed"
     code = _export(target, spec, dict(kw))
     return html, code
@@ -78,7 +79,8 @@ def rl_tab(spec, values: Mapping[str, Any], lang: str) -> tuple[str, str]:
 
     est = estimate(spec, **rl_kwargs(values, lang))
     extra = render.quick_rules(est.details.get("quick_rules") or {}, lang)
-    return render.estimate_html(est, lang, extra=extra, fits_heading="runs_on_train"), ""
+    return render.estimate_html(est, lang, extra=extra, fits_heading="runs_on_train",
+                                report=values.get("report", "device")), ""
 
 
 @lru_cache(maxsize=1)
@@ -98,7 +100,7 @@ def multimodal_tab(spec, values: Mapping[str, Any], lang: str) -> tuple[str, str
     except MultimodalError as exc:  # the model has no such encoder (or an input is out of bounds): say which have
         raise Shown(render.multimodal_refusal(str(exc), multimodal_catalog_models(), lang)) from None
     head = render.multimodal_tokens(res.tokens, kw["prompt_len"] + kw["gen_len"], lang)
-    return render.estimate_html(res.estimate, lang, extra_top=head), ""
+    return render.estimate_html(res.estimate, lang, extra_top=head, report=values.get("report", "device")), ""
 
 
 #: the memory sizes of the training max-context chart (Unsloth's table's cards)

@@ -207,8 +207,10 @@ def markdown(rows: Sequence[AccuracyRow], stats: dict[str, dict], *, suite: str,
         "Phase: where the peak is (prefill / decode, forward / backward / optimizer).",
         "* **estimate** — vramscope's closed-form estimate of the same workload "
         "(`vramscope.exact.compare.training_workload` / `inference_workload` map each case field). "
-        "*alloc* = total − \"CUDA context\" − \"allocator slack\" (torch tensors only, the trace's basis); "
-        "*total* = every component (the NVML basis).",
+        "Its three figures per GPU (`Estimate.memory`, each component naming its pool): *alloc* = peak "
+        "allocated, the torch tensors (no CUDA context, no allocator slack; the trace's basis); reserved = alloc + "
+        "the caching allocator's slack (`max_memory_reserved`); *total* = device memory, every component (the "
+        "NVML basis).",
         "* **err vs trace** = 100·(estimate alloc − trace)/trace; **err vs measured** = 100·(estimate total − "
         "NVML process memory)/NVML. Positive: the estimate is too high.",
         "",

@@ -45,7 +45,9 @@ def _cost(spec: ModelSpec, tr: Training, gpu, **changes: Any) -> float:
         raise  # a bug, not a setup that does not apply
     except (ValueError, TypeError, VramscopeError):  # a layout the estimator refuses (ZeRO-3 with int8 …)
         return float("inf")
-    paged = sum(c.bytes for c in est.components if c.key == "paged_optimizer_states")
+    from .estimators.result import UNIFIED
+
+    paged = sum(c.bytes for c in est.components if c.memory == UNIFIED)
     return est.per_gpu_bytes - paged
 
 

@@ -356,12 +356,7 @@ def fit_kwargs(values: Mapping[str, Any], lang: str = "en") -> dict[str, Any]:
               "batch": parse_int(values, "f_batch", lang, lo=1, hi=MAX_BATCH),
               "seq_len": parse_int(values, "f_seq", lang, lo=1, hi=MAX_TOKENS, tokens=True),
               "grad_ckpt": values.get("f_ckpt", "full")}
-        gpu = gpu_kwargs(values.get("f_gpu"))
-        if not gpu:
-            raise InputError(t("err.no_gpu", lang))
-        kw.update(gpu)
-        kw["gpus"] = parse_int(values, "f_gpus", lang, lo=1, hi=1024)
-        return kw
+        return {**kw, **_fit_gpus(values, lang)}
     kw = {"engine": values.get("f_engine", "vllm"),
                           "batch": parse_int(values, "f_batch", lang, lo=1, hi=MAX_BATCH),
                           "context": parse_int(values, "f_context", lang, lo=1, hi=MAX_TOKENS, tokens=True)}
@@ -370,12 +365,15 @@ def fit_kwargs(values: Mapping[str, Any], lang: str = "en") -> dict[str, Any]:
     kv = _raw(values, "f_kv")
     if kv and kv != "auto":
         kw["kv_dtype"] = kv
+    return {**kw, **_fit_gpus(values, lang)}
+
+
+def _fit_gpus(values: Mapping[str, Any], lang: str) -> dict[str, Any]:
+    """The Fit & plan tab's GPU (required: a fit is for a GPU) and GPU count, both modes."""
     gpu = gpu_kwargs(values.get("f_gpu"))
     if not gpu:
         raise InputError(t("err.no_gpu", lang))
-    kw.update(gpu)
-    kw["gpus"] = parse_int(values, "f_gpus", lang, lo=1, hi=1024)
-    return kw
+    return {**gpu, "gpus": parse_int(values, "f_gpus", lang, lo=1, hi=1024)}
 
 
 def pai_inputs(values: Mapping[str, Any], lang: str = "en") -> dict[str, Any]:
